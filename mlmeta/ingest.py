@@ -1,0 +1,134 @@
+"""The write path every source goes through: record -> mapping -> validation -> store.
+
+:func:`ingest` maps each record, validates a batch against the shapes, and
+replaces the named graphs of the conforming records in one transaction.
+A record that does not conform is reported (record, field, message) and not
+written at all, so the store keeps its previous version of that record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyoxigraph as ox
+
+from mlmeta.errors import Violation
+from mlmeta.mapping import MappedRecord, map_record
+from mlmeta.records import Record
+from mlmeta.store import Rows, Store, is_initialized, load_ontology
+from mlmeta.validate import validate_records
+from mlmeta.vocab import MLM
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: stored and rejected record keys, warnings, quads written."""
+
+    stored: list[str] = field(default_factory=list)
+    rejected: dict[str, list[Violation]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    quads: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def merge(self, other: IngestReport) -> None:
+        self.stored.extend(other.stored)
+        self.rejected.update(other.rejected)
+        for k, v in other.warnings.items():
+            self.warnings.setdefault(k, []).extend(v)
+        self.quads += other.quads
+
+    def violations(self) -> list[Violation]:
+        return [v for vs in self.rejected.values() for v in vs]
+
+
+Progress = Callable[[IngestReport], None]
+
+
+def ensure_initialized(store: Store) -> None:
+    """Load the ontology and canonical graphs into a store that lacks them."""
+    if not is_initialized(store):
+        load_ontology(store)
+
+
+def _batches(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | None = None,
+            ) -> tuple[list[MappedRecord], IngestReport]:
+    """Map and validate records without storing them.
+
+    Returns the conforming mapped records and a report of the rejected ones.
+    """
+    report = IngestReport()
+    mapped: list[MappedRecord] = []
+    when = retrieved or datetime.now(UTC)
+    for rec in records:
+        m = map_record(rec, retrieved=when)
+        if m.warnings:
+            report.warnings.setdefault(m.key, []).extend(m.warnings)
+        mapped.append(m)
+    failures = validate_records(mapped, source=source)
+    good: list[MappedRecord] = []
+    for m in mapped:
+        errors = [v for v in failures.get(m.key, []) if v.severity == "Violation"]
+        soft = [v for v in failures.get(m.key, []) if v.severity != "Violation"]
+        if soft:
+            report.warnings.setdefault(m.key, []).extend(f"{v.field}: {v.message}" for v in soft)
+        if errors:
+            report.rejected[m.key] = errors
+        else:
+            good.append(m)
+    return good, report
+
+
+def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_size: int = 200,
+           progress: Progress | None = None, retrieved: datetime | None = None,
+           ) -> IngestReport:
+    """Map, validate and store records, a batch per transaction.
+
+    :param source: a label for messages (a file name, a zoo).
+    :param progress: called after each batch with the running report.
+    :raises StoreError: if the store cannot be written; the batch being written is not
+        stored, earlier batches are.
+    """
+    ensure_initialized(store)
+    total = IngestReport()
+    for batch in _batches(records, batch_size):
+        good, report = prepare(batch, source=source, retrieved=retrieved)
+        if good:
+            store.replace_graphs([(m.graph, m.quads) for m in good])
+            report.stored.extend(m.key for m in good)
+            report.quads += sum(len(m.quads) for m in good)
+        total.merge(report)
+        if progress is not None:
+            progress(total)
+    return total
+
+
+def stored_versions(store: Store, graphs: Iterable[ox.NamedNode]) -> dict[str, str]:
+    """``{graph IRI: source version}`` for the given record graphs that are in the store.
+
+    Crawlers use it to skip records whose source has not changed.
+    """
+    out: dict[str, str] = {}
+    for g in graphs:
+        answer = store.query(
+            "SELECT ?v WHERE { GRAPH ?g { ?g ?p ?v } }", {"g": g, "p": MLM.sourceVersion})
+        if isinstance(answer, Rows) and answer.rows:
+            v = answer.rows[0][0]
+            if isinstance(v, ox.Literal):
+                out[g.value] = v.value
+    return out

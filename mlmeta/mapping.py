@@ -478,7 +478,9 @@ def _concepts(b: _Builder, m: NamedNode, r: ModelRecord) -> None:
         if ref.index is not None and not ref.label_space:
             b.lit(c, MLM.classIndex, int(ref.index))
         if ref.label_space:
-            b.add(c, MLM.inLabelSpace, iri.entity("labelspace", ref.label_space))
+            ls_node = iri.entity("labelspace", ref.label_space)
+            b.add(c, MLM.inLabelSpace, ls_node)
+            b.typed(ls_node, MLM.LabelSpace, ref.label_space, False)
         b.path(c, f"concepts[{i}]")
 
 
@@ -520,7 +522,7 @@ def _map_evaluation(b: _Builder, m: NamedNode | None, ev: EvaluationRecord, e: N
     b.add(e, MLM.resultKind, MLM.Measured if ev.kind == "measured" else MLM.Reported)
     b.lit(e, MLM.reportedBy, ev.reported_by)
     b.lit(e, MLM.date, ev.date)
-    _url(b, e, MLM.sourceUrl, ev.source_url)
+    b.lit(e, MLM.sourceUrl, ev.source_url)
     if ev.hardware:
         hw, entry = canonical_node("hardware", ev.hardware)
         b.add(e, MLM.onHardware, hw)

@@ -19,7 +19,7 @@ from typing import Any
 import pyoxigraph as ox
 import rdflib
 
-from mlmeta import iri
+from mlmeta import __version__, iri
 from mlmeta.errors import InputFormatError, Violation
 from mlmeta.ingest import IngestReport, ensure_initialized
 from mlmeta.mapping import MappedRecord, lit
@@ -128,6 +128,7 @@ def read_jsonld(path: Path, store: Store | None = None) -> list[MappedRecord]:
             ox.Quad(graph, PROV.wasAttributedTo, zoo, graph),
             ox.Quad(graph, PROV.hadPrimarySource, ox.NamedNode(path.resolve().as_uri()), graph),
             ox.Quad(graph, PROV.generatedAtTime, lit(when), graph),
+            ox.Quad(graph, MLM.mlmetaVersion, ox.Literal(__version__), graph),
         ]
         rec.context.append(ox.Triple(zoo, RDF.type, MLM.ModelZoo))
         if store is not None:

@@ -226,8 +226,9 @@ def query(ctx: click.Context, name: str, fmt: str) -> None:
     state = ctx.find_object(State)
     assert state is not None
     saved = get_saved_query(name)
-    bound = saved.bind(_parse_params(list(ctx.args)))
-    print_answer(state.store(read_only=True).query(saved.text, bound), fmt)
+    params = _parse_params(list(ctx.args))
+    saved.bind(params)  # usage errors before the store is opened
+    print_answer(saved.run(state.store(read_only=True), params), fmt)
 
 
 @cli.command()
@@ -366,7 +367,7 @@ def demo(state: State, fresh: bool, fmt: str) -> None:
         shown = " ".join(f"--{k} {v}" for k, v in params.items())
         click.echo(f"\n$ mlmeta query {name} {shown}".rstrip())
         click.echo(f"# {saved.title}")
-        print_answer(store.query(saved.text, saved.bind(params)), fmt)
+        print_answer(saved.run(store, params), fmt)
     if report.rejected:
         raise CommandError(f"{len(report.rejected)} example record(s) rejected")
 

@@ -13,6 +13,11 @@ A parameter is ``name type [default]``; types are ``string``, ``int``,
 ``float``, ``bool``, ``iri`` and ``date``. A parameter with no default is
 optional: left unbound when not given. Values are bound as RDF terms
 (pyoxigraph ``substitutions``), never formatted into the query text.
+
+A parameter ``name`` binds the variable ``?_name`` when the query uses it, else
+``?name``. pyoxigraph substitutes only variables the query projects, so every
+bound parameter is projected; :meth:`SavedQuery.run` keeps the ``# columns:``
+(or, without that header, drops the ``_``-prefixed variables).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import pyoxigraph as ox
 
 from mlmeta.errors import SavedQueryNotFound, UsageError
 from mlmeta.resources import queries_dir
-from mlmeta.store import QueryAnswer, Store
+from mlmeta.store import QueryAnswer, Rows, Store
 from mlmeta.vocab import XSD
 
 PARAM_TYPES = ("string", "int", "float", "bool", "iri", "date")
@@ -74,18 +79,47 @@ class SavedQuery:
         :raises UsageError: for an unknown parameter or a value of the wrong type; the
             message lists the valid parameters.
         """
-        out: dict[str, ox.NamedNode | ox.Literal] = {}
+        given: dict[str, ox.NamedNode | ox.Literal] = {}
         for name, raw in values.items():
             key = name.replace("-", "_")
             p = self.param(key)
             if p is None:
                 raise UsageError(f"query {self.name!r} has no parameter {name!r}",
                                  hint=self.usage())
-            out[key] = to_term(p, raw, self)
+            given[key] = to_term(p, raw, self)
         for p in self.params:
-            if p.name not in out and p.default is not None:
-                out[p.name] = to_term(p, p.default, self)
-        return out
+            if p.name not in given and p.default is not None:
+                given[p.name] = to_term(p, p.default, self)
+        return {self.variable(p): given[p.name] for p in self.params if p.name in given}
+
+    def variable(self, p: Param) -> str:
+        """The SPARQL variable a parameter binds: ``?_name`` when the query text uses it,
+        else ``?name``.
+
+        pyoxigraph only substitutes variables of the top-level projection, so a bound
+        parameter is always an output variable too; ``?_name`` lets a query keep a result
+        column called ``name`` (``lineage-up`` binds ``?_model`` and returns ``?model``).
+        """
+        hidden = "_" + p.name
+        return hidden if re.search(rf"[?$]{hidden}(?![A-Za-z0-9_])", self.text) else p.name
+
+    def shape(self, answer: QueryAnswer) -> QueryAnswer:
+        """Keep the declared ``# columns:`` of a SELECT answer, in that order (without that
+        header: every variable not starting with ``_``). Other answers pass unchanged."""
+        if not isinstance(answer, Rows):
+            return answer
+        keep = self.columns or [v for v in answer.variables if not v.startswith("_")]
+        index = [answer.variables.index(c) for c in keep if c in answer.variables]
+        return Rows([answer.variables[i] for i in index],
+                    [tuple(row[i] for i in index) for row in answer.rows])
+
+    def run(self, store: Store, values: Mapping[str, str] | None = None) -> QueryAnswer:
+        """Bind the parameter values, run the query and keep the declared columns.
+
+        :raises UsageError: for unknown parameters or values of the wrong type.
+        :raises QueryError: if the query fails.
+        """
+        return self.shape(store.query(self.text, self.bind(values or {})))
 
     def usage(self) -> str:
         if not self.params:
@@ -214,5 +248,4 @@ def run_saved_query(store: Store, name: str, values: Mapping[str, str] | None = 
     :raises UsageError: for unknown parameters or values of the wrong type.
     :raises QueryError: if the query fails.
     """
-    q = get_saved_query(name, directory)
-    return store.query(q.text, q.bind(values or {}))
+    return get_saved_query(name, directory).run(store, values)

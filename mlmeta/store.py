@@ -170,6 +170,7 @@ class OxigraphStore(Store):
                     raise StoreError(f"there is no store at {self.location}",
                                      hint="run 'mlmeta init' or 'mlmeta demo' to create it, "
                                      "or pass another with --store")
+                _refuse_if_served(self.location)
                 self._store = ox.Store.read_only(str(path))
             else:
                 Path(path).mkdir(parents=True, exist_ok=True)
@@ -253,17 +254,63 @@ class OxigraphStore(Store):
         if fmt == ox.RdfFormat.TRIG:
             self._store.dump(output, fmt, prefixes=PREFIXES)
             return
-        # Triple formats get the union of the graphs, deduplicated by a query.
-        triples = self._store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
-        assert isinstance(triples, ox.QueryTriples)
-        if fmt == ox.RdfFormat.TURTLE:
-            ox.serialize(triples, output, fmt, prefixes=PREFIXES)
-        else:
-            ox.serialize(triples, output, fmt)
+        if fmt.supports_datasets:  # JSON-LD keeps the named graphs, streamed
+            self._store.dump(output, fmt)
+            return
+        # Triple formats get the union of the named graphs, streamed. A CONSTRUCT would
+        # deduplicate in memory (about 450 bytes a triple); instead a triple is written
+        # with the first graph that holds it.
+        prefixes = PREFIXES if fmt == ox.RdfFormat.TURTLE else None
+        ox.serialize(self._union_triples(), output, fmt, prefixes=prefixes)
+
+    def _union_triples(self) -> Iterator[ox.Triple]:
+        store = self._store
+        for q in store.quads_for_pattern(None, None, None, None):
+            if isinstance(q.graph_name, ox.DefaultGraph):
+                continue
+            first: ox.Quad | None = None
+            for first in store.quads_for_pattern(q.subject, q.predicate, q.object, None):
+                if not isinstance(first.graph_name, ox.DefaultGraph):
+                    break
+            if first is not None and first.graph_name == q.graph_name:
+                yield q.triple
 
     def flush(self) -> None:
         if self.location != MEMORY:
             self._store.flush()
+
+    def close(self) -> None:
+        """Flush and release the store, so its directory lock goes now, not at garbage
+        collection. The object is unusable afterwards."""
+        store = self.__dict__.pop("_store", None)
+        if store is not None and self.location != MEMORY:
+            store.flush()
+        del store
+
+
+def _refuse_if_served(location: str) -> None:
+    """A running ``mlmeta serve`` owns its directory: readers go through its endpoint
+    (Oxigraph calls a read-only open beside a writing server undefined behaviour).
+
+    :raises StoreLockedError: if ``<location>/mlmeta-serve.json`` names a live process.
+    """
+    import json
+
+    info = Path(location) / "mlmeta-serve.json"
+    try:
+        pid = int(json.loads(info.read_text("utf-8")).get("pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
+    if pid <= 0:
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # a stale file: that server is gone
+    except OSError:
+        pass  # alive, but another user's
+    raise StoreLockedError(f"the store {location} is served by mlmeta serve (process {pid})",
+                           hint=_locked_hint(location))
 
 
 def _locked_hint(location: str) -> str:

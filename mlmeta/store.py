@@ -162,6 +162,7 @@ class OxigraphStore(Store):
     def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False
                  ) -> None:
         self.location = str(path) if path is not None else MEMORY
+        self._read_only = read_only
         try:
             if path is None:
                 self._store = ox.Store()
@@ -276,14 +277,14 @@ class OxigraphStore(Store):
                 yield q.triple
 
     def flush(self) -> None:
-        if self.location != MEMORY:
+        if self.location != MEMORY and not self._read_only:
             self._store.flush()
 
     def close(self) -> None:
         """Flush and release the store, so its directory lock goes now, not at garbage
         collection. The object is unusable afterwards."""
         store = self.__dict__.pop("_store", None)
-        if store is not None and self.location != MEMORY:
+        if store is not None and self.location != MEMORY and not self._read_only:
             store.flush()
         del store
 
@@ -361,7 +362,10 @@ def load_ontology(store: Store) -> None:
         ox.Quad(t.subject, t.predicate, t.object, ONTOLOGY_GRAPH)
         for t in ox.parse(path=str(ontology_path()), format=ox.RdfFormat.TURTLE)
     ]
-    store.replace_graphs([(ONTOLOGY_GRAPH, onto), (CANONICAL_GRAPH, list(canonical_quads()))])
+    from mlmeta.labelspaces import label_space_graphs
+
+    store.replace_graphs([(ONTOLOGY_GRAPH, onto), (CANONICAL_GRAPH, list(canonical_quads())),
+                          *label_space_graphs()])
 
 
 def is_initialized(store: Store) -> bool:

@@ -96,6 +96,10 @@ class CrawlError(MlmetaError):
     """A crawl could not continue (source unreachable after retries, bad state file)."""
 
 
+class SourceNotFound(CrawlError):
+    """A crawl source (a file, a URL) does not exist: HTTP 404 / 410, or no such path."""
+
+
 @dataclass
 class Warnings:
     """Collects non-fatal, specific warnings while parsing messy sources."""

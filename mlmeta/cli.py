@@ -354,7 +354,8 @@ def demo(state: State, fresh: bool, fmt: str) -> None:
 
     store = state.store()
     if fresh:
-        store.update("DROP SILENT ALL")
+        # Only mlmeta's named graphs: DROP ALL would take a server's system graphs too.
+        store.remove_graphs(list(store.named_graphs()))
     ensure_initialized(store)
     report = load_example_zoo(store)
     echo_report(report)

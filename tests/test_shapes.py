@@ -474,9 +474,9 @@ def test_bad_model_fields(fields: dict, path: URIRef, message: str, shapes: Grap
     ("step", "path", "message"),
     [
         (PreprocessStep("crop", crop_percentage=87.5), MLM.cropFraction,
-         "a crop fraction is one number greater than 0 and at most 1"),
+         "a crop fraction is one number greater than 0 and at most 2"),
         (PreprocessStep("crop", crop_percentage=0.0), MLM.cropFraction,
-         "a crop fraction is one number greater than 0 and at most 1"),
+         "a crop fraction is one number greater than 0 and at most 2"),
         (PreprocessStep("data-layout", data_layout="NCWH"), MLM.dataLayout,
          "a data layout is one of NCHW, NHWC, CHW, HWC"),
         (PreprocessStep("resize", resize_width=0), MLM.resizeWidth, "a resize width"),

@@ -14,6 +14,7 @@ from functools import cache
 
 import pyoxigraph as ox
 import rdflib
+import rdflib.collection
 from rdflib.namespace import SH
 
 from mlmeta.errors import Violation
@@ -104,9 +105,12 @@ def validate_records(records: Sequence[MappedRecord], source: str = "",
             continue
         focus_s = str(focus) if focus is not None else ""
         recs = owners.get(focus_s) or list(records if len(records) == 1 else [])
-        field_name = _local(str(path)) if isinstance(path, rdflib.URIRef) else "(node)"
+        if isinstance(path, rdflib.URIRef):
+            field_name = _local(str(path))
+        else:
+            field_name = _node_shape_field(report.value(result, SH.sourceShape))
         text = str(message) if message is not None else "does not conform"
-        if value is not None and "value" not in text.lower():
+        if value is not None and str(value) != focus_s and "value" not in text.lower():
             text = f"{text} (value: {value})"
         for rec in recs:
             prefix = rec.paths.get(focus_s, "")
@@ -119,3 +123,22 @@ def validate_records(records: Sequence[MappedRecord], source: str = "",
     for lst in out.values():
         lst.sort(key=lambda v: (v.field, v.message))
     return out
+
+
+def _node_shape_field(shape: object) -> str:
+    """The field a node-level ``sh:or`` is about: the path of its last alternative.
+
+    Our shapes list the guard first and the constrained field last (``sourceZoo`` is not
+    huggingface, or ``sourceId`` matches the repo id pattern), so that is the field a
+    person must fix.
+    """
+    g = shapes_graph()
+    if not isinstance(shape, rdflib.URIRef | rdflib.BNode):
+        return "(node)"
+    for members in g.objects(shape, SH["or"]):
+        items = list(rdflib.collection.Collection(g, members))
+        for item in reversed(items):
+            p = g.value(item, SH.path)
+            if isinstance(p, rdflib.URIRef):
+                return _local(str(p))
+    return "(node)"

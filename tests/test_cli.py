@@ -66,6 +66,7 @@ def test_add_rejects_with_every_violation_and_exit_1(tmp_path: Path) -> None:
     assert code == 1
     assert "huggingface:not a valid/hf id!!" in err
     assert "evaluations[0].batchSize" in err and "parameterCount" in err
+    assert "field 'sourceId'" in err
     assert "prediction:p1" in err and "confidence" in err
     assert "invalid-shapes.yaml" in err
     assert "Traceback" not in err

@@ -8,7 +8,7 @@ written at all, so the store keeps its previous version of that record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -66,10 +66,15 @@ def _batches(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
+Validator = Callable[[Sequence[MappedRecord], str], dict[str, list[Violation]]]
+
+
 def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | None = None,
-            ) -> tuple[list[MappedRecord], IngestReport]:
+            validator: Validator | None = None) -> tuple[list[MappedRecord], IngestReport]:
     """Map and validate records without storing them.
 
+    :param validator: the validator to use; by default the shapes compiled to SPARQL
+        (:func:`mlmeta.validate.validate_records`).
     Returns the conforming mapped records and a report of the rejected ones.
     """
     report = IngestReport()
@@ -80,7 +85,7 @@ def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | N
         if m.warnings:
             report.warnings.setdefault(m.key, []).extend(m.warnings)
         mapped.append(m)
-    failures = validate_records(mapped, source=source)
+    failures = (validator or validate_records)(mapped, source)
     good: list[MappedRecord] = []
     for m in mapped:
         errors = [v for v in failures.get(m.key, []) if v.severity == "Violation"]
@@ -94,20 +99,21 @@ def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | N
     return good, report
 
 
-def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_size: int = 200,
+def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_size: int = 1000,
            progress: Progress | None = None, retrieved: datetime | None = None,
-           ) -> IngestReport:
+           validator: Validator | None = None) -> IngestReport:
     """Map, validate and store records, a batch per transaction.
 
     :param source: a label for messages (a file name, a zoo).
     :param progress: called after each batch with the running report.
+    :param validator: the validator to use (see :func:`prepare`).
     :raises StoreError: if the store cannot be written; the batch being written is not
         stored, earlier batches are.
     """
     ensure_initialized(store)
     total = IngestReport()
     for batch in _batches(records, batch_size):
-        good, report = prepare(batch, source=source, retrieved=retrieved)
+        good, report = prepare(batch, source=source, retrieved=retrieved, validator=validator)
         if good:
             store.replace_graphs([(m.graph, m.quads) for m in good])
             report.stored.extend(m.key for m in good)
@@ -124,11 +130,15 @@ def stored_versions(store: Store, graphs: Iterable[ox.NamedNode]) -> dict[str, s
     Crawlers use it to skip records whose source has not changed.
     """
     out: dict[str, str] = {}
-    for g in graphs:
+    todo = list(graphs)
+    for i in range(0, len(todo), 1000):
+        # One query per thousand graphs: a VALUES block of IRIs serialised by pyoxigraph.
+        values = " ".join(str(g) for g in todo[i:i + 1000])
         answer = store.query(
-            "SELECT ?v WHERE { GRAPH ?g { ?g ?p ?v } }", {"g": g, "p": MLM.sourceVersion})
-        if isinstance(answer, Rows) and answer.rows:
-            v = answer.rows[0][0]
-            if isinstance(v, ox.Literal):
-                out[g.value] = v.value
+            "SELECT ?g ?v WHERE { VALUES ?g { " + values + " } GRAPH ?g { ?g "
+            + str(MLM.sourceVersion) + " ?v } }")
+        if isinstance(answer, Rows):
+            for g, v in answer.rows:
+                if isinstance(g, ox.NamedNode) and isinstance(v, ox.Literal):
+                    out[g.value] = v.value
     return out

@@ -9,7 +9,8 @@ offending node, with the record field it came from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import pyoxigraph as ox
@@ -62,10 +63,65 @@ def _local(iri: str) -> str:
     return iri
 
 
-def validate_records(records: Sequence[MappedRecord], source: str = "",
-                     ) -> dict[str, list[Violation]]:
-    """Validate mapped records; returns ``{record key: [violations]}`` for the
-    records that do not conform (an empty dict when all do).
+@dataclass(frozen=True)
+class RawResult:
+    """One validation result as a validator reports it, before it is tied to a record.
+
+    ``path`` is the full IRI of ``sh:resultPath`` (None at node level), ``shape`` the
+    source shape node in the shapes graph, ``value`` the offending value as text.
+    """
+
+    focus: str
+    path: str | None
+    shape: object
+    message: str
+    value: str | None
+    severity: str
+
+
+def attribute(results: Iterable[RawResult], records: Sequence[MappedRecord], source: str = "",
+              ) -> dict[str, list[Violation]]:
+    """Tie validation results to the records whose graphs hold the offending nodes, naming
+    the record field each came from (``evaluations[2].batchSize``). Shared by every
+    validator, so their reports cannot drift apart. Info-level results are dropped.
+    """
+    owners: dict[str, list[MappedRecord]] = {}
+    for rec in records:
+        seen: set[str] = set()
+        for q in rec.quads:
+            s = q.subject.value if isinstance(q.subject, ox.NamedNode | ox.BlankNode) else ""
+            if s not in seen:
+                seen.add(s)
+                owners.setdefault(s, []).append(rec)
+        owners.setdefault(rec.focus.value, [])
+        if rec not in owners[rec.focus.value]:
+            owners[rec.focus.value].append(rec)
+    out: dict[str, list[Violation]] = {}
+    for r in results:
+        if r.severity == "Info":
+            continue
+        recs = owners.get(r.focus) or list(records if len(records) == 1 else [])
+        field_name = _local(r.path) if r.path is not None else _node_shape_field(r.shape)
+        text = r.message
+        if r.value is not None and r.value != r.focus and "value" not in text.lower():
+            text = f"{text} (value: {r.value})"
+        for rec in recs:
+            prefix = rec.paths.get(r.focus, "")
+            fld = f"{prefix}.{field_name}" if prefix else field_name
+            v = Violation(record_id=rec.key, field=fld, message=text, source=source,
+                          focus_node=r.focus, severity=r.severity)
+            lst = out.setdefault(rec.key, [])
+            if v not in lst:
+                lst.append(v)
+    for lst in out.values():
+        lst.sort(key=lambda v: (v.field, v.message))
+    return out
+
+
+def validate_records_pyshacl(records: Sequence[MappedRecord], source: str = "",
+                             ) -> dict[str, list[Violation]]:
+    """Validate mapped records with pySHACL (the reference implementation); returns
+    ``{record key: [violations]}`` for the records that do not conform.
 
     :raises FileNotFoundError: if the shapes are missing.
     """
@@ -74,55 +130,49 @@ def validate_records(records: Sequence[MappedRecord], source: str = "",
     from pyshacl import validate as shacl_validate
 
     data = rdflib.Graph()
-    owners: dict[str, list[MappedRecord]] = {}
     for rec in records:
-        seen: set[str] = set()
         for q in rec.quads:
             data.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
-            s = q.subject.value if isinstance(q.subject, ox.NamedNode | ox.BlankNode) else ""
-            if s not in seen:
-                seen.add(s)
-                owners.setdefault(s, []).append(rec)
         for t in rec.context:
             data.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
-        owners.setdefault(rec.focus.value, [])
-        if rec not in owners[rec.focus.value]:
-            owners[rec.focus.value].append(rec)
     conforms, report, _ = shacl_validate(data, shacl_graph=shapes_graph(), inference="none",
                                          advanced=True, allow_warnings=True)
     if conforms:
         return {}
     assert isinstance(report, rdflib.Graph)
-    out: dict[str, list[Violation]] = {}
+    raw: list[RawResult] = []
     for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
         path = report.value(result, SH.resultPath)
         message = report.value(result, SH.resultMessage)
         severity = report.value(result, SH.resultSeverity)
         value = report.value(result, SH.value)
-        sev = _local(str(severity)) if severity is not None else "Violation"
-        if sev == "Info":
-            continue
-        focus_s = str(focus) if focus is not None else ""
-        recs = owners.get(focus_s) or list(records if len(records) == 1 else [])
-        if isinstance(path, rdflib.URIRef):
-            field_name = _local(str(path))
-        else:
-            field_name = _node_shape_field(report.value(result, SH.sourceShape))
-        text = str(message) if message is not None else "does not conform"
-        if value is not None and str(value) != focus_s and "value" not in text.lower():
-            text = f"{text} (value: {value})"
-        for rec in recs:
-            prefix = rec.paths.get(focus_s, "")
-            fld = f"{prefix}.{field_name}" if prefix else field_name
-            v = Violation(record_id=rec.key, field=fld, message=text, source=source,
-                          focus_node=focus_s, severity=sev)
-            lst = out.setdefault(rec.key, [])
-            if v not in lst:
-                lst.append(v)
-    for lst in out.values():
-        lst.sort(key=lambda v: (v.field, v.message))
-    return out
+        raw.append(RawResult(
+            focus=str(focus) if focus is not None else "",
+            path=str(path) if isinstance(path, rdflib.URIRef) else None,
+            shape=report.value(result, SH.sourceShape),
+            message=str(message) if message is not None else "does not conform",
+            value=str(value) if value is not None else None,
+            severity=_local(str(severity)) if severity is not None else "Violation"))
+    return attribute(raw, records, source)
+
+
+def validate_records(records: Sequence[MappedRecord], source: str = "",
+                     ) -> dict[str, list[Violation]]:
+    """Validate mapped records against the shapes; returns ``{record key: [violations]}``
+    for the records that do not conform (an empty dict when all do).
+
+    Runs the shapes compiled to SPARQL inside an in-memory Oxigraph store
+    (:mod:`mlmeta.shacl_sparql`), which reports the same violations as pySHACL
+    (:func:`validate_records_pyshacl`; a test proves it on a corpus of valid and invalid
+    records) at about ten times the speed.
+
+    :raises FileNotFoundError: if the shapes are missing.
+    :raises UnsupportedShape: if the shapes use a feature the compiler does not support.
+    """
+    from mlmeta.shacl_sparql import validate_records as fast
+
+    return fast(records, source)
 
 
 def _node_shape_field(shape: object) -> str:

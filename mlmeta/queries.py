@@ -10,9 +10,21 @@ Header lines (before the query)::
     # columns: model, dataset, metric, value
 
 A parameter is ``name type [default]``; types are ``string``, ``int``,
-``float``, ``bool``, ``iri`` and ``date``. A parameter with no default is
-optional: left unbound when not given. Values are bound as RDF terms
-(pyoxigraph ``substitutions``), never formatted into the query text.
+``float``, ``bool``, ``iri`` and ``date``, and the entity types ``model``, ``dataset``,
+``metric``, ``task`` and ``hardware``. A parameter with no default is optional: left
+unbound when not given. Values are bound as RDF terms (pyoxigraph ``substitutions``),
+never formatted into the query text.
+
+An entity parameter is resolved in Python to the entity's IRI *before* the query runs,
+so the query starts from a constant and follows selective patterns (resolving names
+inside SPARQL made Oxigraph scan the whole store). A ``dataset``, ``metric``, ``task`` or
+``hardware`` is resolved by the alias tables (:mod:`mlmeta.normalize`), an absolute IRI
+as itself. A ``model`` needs the store (:func:`resolve_models`): an absolute IRI as
+itself; a key ``zoo:id`` as that zoo's model IRI; else the models whose ``mlm:sourceId``
+is exactly the text, else those whose ``mlm:name`` is, else the Hugging Face IRI of the
+text (a model known only as a base of another). When several models match (one id in
+two zoos), :meth:`SavedQuery.run` runs the query once per model, in IRI order, and
+concatenates the answers, dropping repeated rows.
 
 A parameter ``name`` binds the variable ``?_name`` when the query uses it, else
 ``?name``. pyoxigraph substitutes only variables the query projects, so every
@@ -22,6 +34,7 @@ bound parameter is projected; :meth:`SavedQuery.run` keeps the ``# columns:``
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,12 +42,15 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from mlmeta import iri
 from mlmeta.errors import SavedQueryNotFound, UsageError
+from mlmeta.mapping import KNOWN_ZOOS, canonical_node, dataset_iri
 from mlmeta.resources import queries_dir
 from mlmeta.store import QueryAnswer, Rows, Store
-from mlmeta.vocab import XSD
+from mlmeta.vocab import MLM_NS, XSD
 
-PARAM_TYPES = ("string", "int", "float", "bool", "iri", "date")
+ENTITY_TYPES = ("model", "dataset", "metric", "task", "hardware")
+PARAM_TYPES = ("string", "int", "float", "bool", "iri", "date", *ENTITY_TYPES)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _HEADER_RE = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*)$")
 
@@ -49,7 +65,9 @@ class Param:
 
     def describe(self) -> str:
         d = f" (default {self.default})" if self.default is not None else " (optional)"
-        return f"--{self.name.replace('_', '-')} {self.type.upper()}{d}"
+        # an entity is given as text (a name, an id or an IRI)
+        shown = "string" if self.type in ENTITY_TYPES else self.type
+        return f"--{self.name.replace('_', '-')} {shown.upper()}{d}"
 
 
 @dataclass
@@ -72,13 +90,44 @@ class SavedQuery:
                 return p
         return None
 
-    def bind(self, values: Mapping[str, str]) -> dict[str, ox.NamedNode | ox.Literal]:
+    def bind(self, values: Mapping[str, str], store: Store | None = None,
+             ) -> dict[str, ox.NamedNode | ox.Literal]:
         """Check and convert parameter values (strings from the command line) to RDF terms,
         filling in defaults.
 
+        Without a store, a ``model`` parameter is :func:`model_iri_without_store` (enough
+        to check usage); with one, the first model it names (:func:`resolve_models`);
+        :meth:`run` runs the query for every one of them.
+
         :raises UsageError: for an unknown parameter or a value of the wrong type; the
             message lists the valid parameters.
+        :raises QueryError: if a model lookup in the store fails.
         """
+        return next(iter(self._bindings(values, store)))
+
+    def _bindings(self, values: Mapping[str, str], store: Store | None,
+                  ) -> list[dict[str, ox.NamedNode | ox.Literal]]:
+        """Every combination of the models the ``model`` parameters name (one binding
+        when there are none), each a complete set of substitutions."""
+        bound = self._bind_plain(values)
+        raw = {k.replace("-", "_"): v for k, v in values.items()}
+        choices: list[list[tuple[str, ox.NamedNode | ox.Literal]]] = []
+        for var, term in bound.items():
+            p = self._param_of_variable(var)
+            if store is not None and p is not None and p.type == "model":
+                text = raw.get(p.name, p.default or "")
+                choices.append([(var, m) for m in resolve_models(store, text)])
+            else:
+                choices.append([(var, term)])
+        return [dict(combo) for combo in itertools.product(*choices)]
+
+    def _param_of_variable(self, var: str) -> Param | None:
+        for p in self.params:
+            if self.variable(p) == var:
+                return p
+        return None
+
+    def _bind_plain(self, values: Mapping[str, str]) -> dict[str, ox.NamedNode | ox.Literal]:
         given: dict[str, ox.NamedNode | ox.Literal] = {}
         for name, raw in values.items():
             key = name.replace("-", "_")
@@ -116,10 +165,28 @@ class SavedQuery:
     def run(self, store: Store, values: Mapping[str, str] | None = None) -> QueryAnswer:
         """Bind the parameter values, run the query and keep the declared columns.
 
+        A ``model`` parameter naming several models (one id in two zoos) runs the query
+        once per model, in IRI order; the answers are concatenated, repeated rows dropped.
+
         :raises UsageError: for unknown parameters or values of the wrong type.
         :raises QueryError: if the query fails.
         """
-        return self.shape(store.query(self.text, self.bind(values or {})))
+        bindings = self._bindings(values or {}, store)
+        if len(bindings) == 1:
+            return self.shape(store.query(self.text, bindings[0]))
+        answers = [self.shape(store.query(self.text, b)) for b in bindings]
+        first = answers[0]
+        if not isinstance(first, Rows):
+            return first
+        seen: set[tuple[object, ...]] = set()
+        rows = []
+        for a in answers:
+            assert isinstance(a, Rows)
+            for row in a.rows:
+                if row not in seen:
+                    seen.add(row)
+                    rows.append(row)
+        return Rows(first.variables, rows)
 
     def usage(self) -> str:
         if not self.params:
@@ -171,7 +238,73 @@ def to_term(p: Param, raw: str, q: SavedQuery) -> ox.NamedNode | ox.Literal:
         if not _DATE_RE.match(raw.strip()):
             raise bad("a date YYYY-MM-DD")
         return ox.Literal(raw.strip(), datatype=XSD.date)
+    if t == "model":
+        return model_iri_without_store(raw)  # SavedQuery.run looks it up in the store
+    if t in ENTITY_TYPES:
+        return entity_iri(t, raw)
     raise bad(f"a value of unknown type {t!r}")  # pragma: no cover - checked when parsing
+
+
+def _absolute_iri(text: str) -> ox.NamedNode | None:
+    if not text.startswith(("http://", "https://")) or not _IRI_RE.match(text):
+        return None
+    try:
+        return ox.NamedNode(text)
+    except ValueError:
+        return None
+
+
+def entity_iri(kind: str, name: str) -> ox.NamedNode:
+    """The canonical IRI of a dataset, metric, task or hardware as any source spells it
+    (by the alias tables; an unknown name gets the slug IRI the mapping would give it, an
+    absolute IRI stays itself)."""
+    given = _absolute_iri(name)
+    if given is not None:
+        return given
+    if kind == "dataset":
+        return dataset_iri(name)[0]
+    return canonical_node(kind, name)[0]
+
+
+_BY_SOURCE_ID = f"SELECT DISTINCT ?m ?_v WHERE {{ ?m <{MLM_NS}sourceId> ?_v }} ORDER BY ?m"
+_BY_NAME = f"SELECT DISTINCT ?m ?_v WHERE {{ ?m <{MLM_NS}name> ?_v }} ORDER BY ?m"
+
+
+def model_iri_without_store(text: str) -> ox.NamedNode:
+    """The model IRI a text names when no store can be asked: an absolute IRI as itself,
+    ``zoo:id`` as that zoo's model, else the Hugging Face model of that id."""
+    given = _absolute_iri(text)
+    if given is not None:
+        return given
+    zoo, sep, rest = text.partition(":")
+    if sep and zoo in KNOWN_ZOOS and rest:
+        return iri.model(zoo, rest)
+    return iri.model("huggingface", text)
+
+
+def resolve_models(store: Store, text: str) -> list[ox.NamedNode]:
+    """The models a user's text names, each by one indexed lookup, in IRI order.
+
+    An absolute IRI is itself; ``zoo:id`` (a known zoo) is that zoo's model IRI; else the
+    models whose ``mlm:sourceId`` is exactly the text, else those whose ``mlm:name`` is;
+    else the Hugging Face model IRI of the text (a base known only by reference), which
+    matches nothing when there is no such model, so the answer is empty.
+
+    :raises QueryError: if a lookup fails.
+    """
+    given = _absolute_iri(text)
+    if given is not None:
+        return [given]
+    zoo, sep, rest = text.partition(":")
+    if sep and zoo in KNOWN_ZOOS and rest:
+        return [iri.model(zoo, rest)]
+    for lookup in (_BY_SOURCE_ID, _BY_NAME):
+        answer = store.query(lookup, {"_v": ox.Literal(text)})
+        if isinstance(answer, Rows):
+            found = [r[0] for r in answer.rows if isinstance(r[0], ox.NamedNode)]
+            if found:
+                return found
+    return [iri.model("huggingface", text)]
 
 
 def parse_saved_query(path: Path) -> SavedQuery:

@@ -183,7 +183,7 @@ def test_saved_query_same_answers(name: str, server: str, embedded: OxigraphStor
     if needs_network(q):
         pytest.skip(f"{name} asks an outside SPARQL endpoint (SERVICE): needs the network")
     remote: RemoteStore = request.getfixturevalue(f"on_{server}")
-    params = q.bind({})
+    params = q.bind({}, embedded)
     here = embedded.query(q.text, params)
     there = remote.query(q.text, params)
     if isinstance(here, Rows):

@@ -34,6 +34,7 @@ import pyoxigraph as ox
 
 from benchmarks.generate import RETRIEVED, count_records, generate
 from mlmeta import ingest as ingest_module
+from mlmeta.ingest import batches
 from mlmeta.mapping import map_record
 from mlmeta.store import OxigraphStore, insert_data_text
 
@@ -86,7 +87,7 @@ def stream_ingest(store: OxigraphStore, records: Iterable[Any], *, source: str =
     every batch are streamed into ONE ``Store.bulk_extend`` call (memory stays bounded by a
     batch). Records whose graph already exists are kept aside and replaced transactionally
     at the end. Not atomic: meant for first loads."""
-    from mlmeta.ingest import IngestReport, _batches, ensure_initialized, prepare
+    from mlmeta.ingest import IngestReport, ensure_initialized, prepare
 
     ensure_initialized(store)
     raw = store.raw
@@ -94,7 +95,7 @@ def stream_ingest(store: OxigraphStore, records: Iterable[Any], *, source: str =
     replaced: list[tuple[ox.NamedNode, list[ox.Quad]]] = []
 
     def quads() -> Iterable[ox.Quad]:
-        for batch in _batches(records, batch_size):
+        for batch in batches(records, batch_size):
             good, report = prepare(batch, source=source, retrieved=retrieved,
                                    validator=validator)
             for m in good:
@@ -217,7 +218,7 @@ def run_stages(n: int, workdir: Path, seed: int = 42, batch_size: int = 200,
                            "update_text": 0.0, "store_update": 0.0}
     done_pyshacl = 0
     quads = 0
-    for batch in _chunks(generate(n, seed), batch_size):
+    for batch in batches(generate(n, seed), batch_size):
         mapped, dt = _timed(lambda b: [map_record(r, retrieved=RETRIEVED) for r in b], batch)
         t["map"] += dt
         _, dt = _timed(shacl_sparql.validate_records, mapped)
@@ -242,17 +243,6 @@ def run_stages(n: int, workdir: Path, seed: int = 42, batch_size: int = 200,
     return {"mode": "stages", "models": n, "records": records, "quads": quads,
             "batch_size": batch_size, "seconds": t, **rates, "pyshacl_records": done_pyshacl,
             "peak_rss_mb": peak_rss_mb()}
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def in_subprocess(args: list[str], timeout: float | None = None) -> Result:

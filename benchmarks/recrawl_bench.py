@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import RETRIEVED, count_records, generate
-from benchmarks.ingest_bench import _chunks, peak_rss_mb, use_validator
+from benchmarks.ingest_bench import peak_rss_mb, use_validator
 from mlmeta import ingest as ingest_module
 from mlmeta import iri
+from mlmeta.ingest import batches
 from mlmeta.records import Record, record_kind
 from mlmeta.store import OxigraphStore, Store
 
@@ -33,7 +34,7 @@ def recrawl(store: Store, records: Iterable[Record], batch_size: int = 1000,
     Returns ``(seen, ingested, rejected)``.
     """
     seen = ingested = rejected = 0
-    for batch in _chunks(records, batch_size):
+    for batch in batches(records, batch_size):
         graphs = {iri.record_graph(record_kind(r), r.key).value: r for r in batch}
         from pyoxigraph import NamedNode
 

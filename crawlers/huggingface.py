@@ -22,7 +22,6 @@ import io
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from mlmeta import iri
 from mlmeta.clikit import CommandError, State, pass_state
 from mlmeta.errors import CrawlError, UsageError
-from mlmeta.ingest import ingest, stored_versions
+from mlmeta.ingest import batches, ingest, stored_versions
 from mlmeta.records import DatasetRecord, ModelRecord
 from mlmeta.store import Store
 
@@ -159,11 +158,6 @@ class Progress:
         self.stream.flush()
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield list(items[i:i + size])
-
-
 class _Collector:
     """Warnings of one repo, each once, in order."""
 
@@ -218,7 +212,7 @@ class Crawler:
         done = set(self.state.done_ids)
         todo = [i for i in dict.fromkeys(self.options.ids) if i not in done]
         expand = DATASET_EXPAND if self.options.datasets else MODEL_EXPAND
-        for batch in _chunks(todo, self.options.batch_size):
+        for batch in batches(todo, self.options.batch_size):
             infos = []
             for rid in batch:
                 self.state.count("seen")
@@ -247,7 +241,7 @@ class Crawler:
             items = [it for it in page.items if (repo_id_of(it) or "") not in done or
                      repo_id_of(it) is None]
             stop = False
-            for batch in _chunks(items, opts.batch_size):
+            for batch in batches(items, opts.batch_size):
                 if opts.limit is not None:
                     left = opts.limit - self.state.counts["seen"]
                     if left <= 0:

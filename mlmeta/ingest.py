@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import pyoxigraph as ox
 
@@ -47,6 +48,7 @@ class IngestReport:
 
 
 Progress = Callable[[IngestReport], None]
+T = TypeVar("T")
 
 
 def ensure_initialized(store: Store) -> None:
@@ -55,8 +57,9 @@ def ensure_initialized(store: Store) -> None:
         load_ontology(store)
 
 
-def _batches(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items, streamed (the last may be shorter)."""
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -112,7 +115,7 @@ def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_s
     """
     ensure_initialized(store)
     total = IngestReport()
-    for batch in _batches(records, batch_size):
+    for batch in batches(records, batch_size):
         good, report = prepare(batch, source=source, retrieved=retrieved, validator=validator)
         if good:
             store.replace_graphs([(m.graph, m.quads) for m in good])

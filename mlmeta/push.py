@@ -10,13 +10,13 @@ holds, and the totals must match the local store's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import click
-import pyoxigraph as ox
 
 from mlmeta.clikit import CommandError, State, pass_state, stderr
+from mlmeta.ingest import batches
 from mlmeta.remote import RemoteSettings, RemoteStore
 from mlmeta.store import Store
 
@@ -37,11 +37,6 @@ class PushReport:
         return not self.mismatched and self.quads == self.remote_quads
 
 
-def _batches(items: Sequence[ox.NamedNode], size: int) -> Iterator[Sequence[ox.NamedNode]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def push(source: Store, target: RemoteStore, *, batch_size: int = 100, prune: bool = False,
          progress: Callable[[int], None] | None = None) -> PushReport:
     """Replace, in ``target``, every named graph of ``source`` with the source's copy.
@@ -54,7 +49,7 @@ def push(source: Store, target: RemoteStore, *, batch_size: int = 100, prune: bo
     """
     report = PushReport()
     names = sorted(source.named_graphs(), key=lambda g: g.value)
-    for batch in _batches(names, batch_size):
+    for batch in batches(names, batch_size):
         graphs = [(g, source.graph_quads(g)) for g in batch]
         target.replace_graphs(graphs)
         counted = target.count_graphs(batch)

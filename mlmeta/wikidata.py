@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -31,6 +31,7 @@ import requests
 
 from mlmeta import __version__
 from mlmeta.errors import RemoteStoreError, UsageError
+from mlmeta.ingest import batches
 
 WDQS_ENDPOINT = "https://query.wikidata.org/sparql"
 WD_ENTITY = "http://www.wikidata.org/entity/"
@@ -243,11 +244,6 @@ def _values(terms: Iterable[ox.NamedNode | ox.Literal]) -> str:
     return " ".join(str(t) for t in terms)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 class WikidataClient:
     """Batched, cached, rate-limit-aware lookups on a Wikidata-shaped SPARQL endpoint.
 
@@ -369,7 +365,7 @@ class WikidataClient:
             else:
                 self.stats.cached += 1
                 out[k] = [Item(q, label) for q, label in hit]
-        for chunk in _chunks(todo, self.batch_size):
+        for chunk in batches(todo, self.batch_size):
             found: dict[str, dict[str, str]] = {k: {} for k in chunk}
             for row in self.select(build(chunk)):
                 key, item = row.get("key", ""), row.get("item", "")

@@ -31,7 +31,7 @@ import click
 import yaml
 
 from mlmeta.clikit import State, pass_state
-from mlmeta.errors import CrawlError, UsageError
+from mlmeta.errors import CrawlError, SourceNotFound, UsageError
 from mlmeta.normalize import parse_number, table
 from mlmeta.records import (
     EvaluationRecord,
@@ -51,7 +51,6 @@ from .sources import (
     Ledger,
     Rejected,
     SourceFile,
-    SourceNotFound,
     is_url,
     open_source,
 )

@@ -33,7 +33,7 @@ import click
 import yaml
 
 from mlmeta.clikit import State, pass_state
-from mlmeta.errors import CrawlError
+from mlmeta.errors import CrawlError, SourceNotFound
 from mlmeta.normalize import parse_number, table
 from mlmeta.records import (
     EvaluationRecord,
@@ -53,8 +53,8 @@ from .sources import (
     Rejected,
     Source,
     SourceFile,
-    SourceNotFound,
     open_source,
+    read_files,
 )
 
 ZOO = "openmmlab"
@@ -335,19 +335,12 @@ def crawl_openmmlab(source: str | None = None, *, ledger: Ledger | None = None,
     ledger = ledger if ledger is not None else Ledger()
     names = src.names(["*metafile.yml"]) if not src.remote else _index_imports(src)
     state = _Crawl(ledger, blob_base(src))
-    read = 0
-    for name in names:
-        try:
-            f = src.read(name)
-        except SourceNotFound as e:
-            yield CrawlWarning(name, None, f"skipped: {e}")
-            continue
-        read += 1
-        yield from state.read(f)
-    if read == 0:
-        raise CrawlError(f"no OpenMMLab metafiles at {src.location}",
-                         hint="point --source at a folder of metafile.yml files or the "
-                              "repository root")
+    hint = "point --source at a folder of metafile.yml files or the repository root"
+    for f in read_files(src, names, "OpenMMLab metafiles", hint):
+        if isinstance(f, CrawlWarning):
+            yield f
+        else:
+            yield from state.read(f)
     yield from state.records()
 
 

@@ -34,7 +34,7 @@ import click
 import yaml
 
 from mlmeta.clikit import State, pass_state
-from mlmeta.errors import CrawlError
+from mlmeta.errors import CrawlError, SourceNotFound
 from mlmeta.normalize import parse_number, table
 from mlmeta.records import EvaluationRecord, ModelIO, ModelRecord, SoftwareStack, SourceInfo
 
@@ -47,8 +47,8 @@ from .sources import (
     Rejected,
     Source,
     SourceFile,
-    SourceNotFound,
     open_source,
+    read_files,
     sha256,
 )
 
@@ -426,14 +426,12 @@ def crawl_pytorch_hub(source: str | None = None, *, ledger: Ledger | None = None
     names = [n for n in src.names(["*.md"], KNOWN_PAGES)
              if n.rsplit("/", 1)[-1] not in _NOT_PAGES]
     labels = _labels(src, src.names([LABELS], (LABELS,)))
-    read = 0
-    for name in names:
-        try:
-            f = src.read(name)
-        except SourceNotFound as e:
-            yield CrawlWarning(name, None, f"skipped: {e}")
+    hint = "point --source at a copy of the pytorch/hub repository"
+    for f in read_files(src, names, "PyTorch Hub pages", hint):
+        if isinstance(f, CrawlWarning):
+            yield f
             continue
-        read += 1
+        name = f.name
         try:
             records, items, used = page_records(f, labels)
         except CrawlError as e:
@@ -448,9 +446,6 @@ def crawl_pytorch_hub(source: str | None = None, *, ledger: Ledger | None = None
         for row, key in used:
             ledger.use(name, row, key)
         yield from records
-    if read == 0:
-        raise CrawlError(f"no PyTorch Hub pages at {src.location}",
-                         hint="point --source at a copy of the pytorch/hub repository")
 
 
 @click.command("pytorch-hub")

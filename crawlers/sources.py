@@ -24,7 +24,7 @@ import fnmatch
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -323,6 +323,27 @@ class Source:
             raise SourceNotFound(f"{path}: no such file") from e
         except OSError as e:
             raise CrawlError(f"cannot read {path}: {e.strerror or e}") from e
+
+
+def read_files(src: Source, names: Sequence[str], what: str, hint: str,
+               ) -> Iterator[SourceFile | CrawlWarning]:
+    """Read each named file of a source: the file, or a warning for one that is missing.
+
+    :raises CrawlError: (after the last name) if not one file could be read; ``what``
+        names the files (``"timm results or benchmark CSV files"``), ``hint`` says what to
+        do next.
+    """
+    read = 0
+    for name in names:
+        try:
+            f = src.read(name)
+        except SourceNotFound as e:
+            yield CrawlWarning(name, None, f"skipped: {e}")
+            continue
+        read += 1
+        yield f
+    if read == 0:
+        raise CrawlError(f"no {what} at {src.location}", hint=hint)
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:

@@ -63,8 +63,8 @@ from .sources import (
     Ledger,
     Rejected,
     SourceFile,
-    SourceNotFound,
     open_source,
+    read_files,
 )
 
 ZOO = "timm"
@@ -493,14 +493,12 @@ def crawl_timm(source: str | None = None, *, ledger: Ledger | None = None,
     # metadata that describes architectures.
     order = sorted(names, key=lambda n: (0 if "results-" in n else 1 if "benchmark-" in n
                                          else 2, n))
-    read = 0
-    for name in order:
-        try:
-            f = src.read(name)
-        except SourceNotFound as e:
-            yield CrawlWarning(name, None, f"skipped: {e}")
+    hint = "point --source at the results/ folder of pytorch-image-models"
+    for f in read_files(src, order, "timm results or benchmark CSV files", hint):
+        if isinstance(f, CrawlWarning):
+            yield f
             continue
-        read += 1
+        name = f.name
         try:
             header, rows = _read_csv(f)
         except (CrawlError, csv.Error) as e:
@@ -515,9 +513,6 @@ def crawl_timm(source: str | None = None, *, ledger: Ledger | None = None,
             yield from state.benchmark(f, header, rows)
         else:
             yield from state.metadata(f, header, rows)
-    if read == 0:
-        raise CrawlError(f"no timm results or benchmark CSV files at {src.location}",
-                         hint="point --source at the results/ folder of pytorch-image-models")
     for name in sorted(state.models):
         yield state.models[name].record()
 

@@ -7,56 +7,23 @@ Saved queries should not have to list their parameters as columns, so
 the GROUP BY of an aggregate query; a substituted variable is constant, so the
 groups do not change); the caller drops those columns from the answer.
 
-For remote endpoints, which have no substitutions, :func:`inject_values` adds
-a ``VALUES`` block at the start of the outermost WHERE group, with each value
-serialised as an RDF term by pyoxigraph (escaped), which binds the same
-top-level scope as Oxigraph's substitutions.
-
-Neither function ever puts a user's raw text into the query: only variable
-names from saved-query headers and serialised RDF terms.
+Remote endpoints, which have no substitutions, bind parameters with
+:mod:`mlmeta.sparqlbind`, whose tokenizer this module shares. Only variable names from
+saved-query headers are ever added to a query here, never a user's text.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>\"\"\"(?:[^\\]|\\.)*?\"\"\"|'''(?:[^\\]|\\.)*?'''
-               |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<iri><[^<>"{}|^`\\\s]*>)
-  | (?P<var>[?$][A-Za-z0-9_\u00B7\u00C0-\uFFFF]+)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_\-]*(?::[A-Za-z0-9_\-.:%]*)?|:[A-Za-z0-9_\-.:%]*)
-  | (?P<punct>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+from mlmeta.sparqlbind import Token, tokenize
 
 _AGGREGATES = {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT"}
 _SOLUTION_MODIFIERS = {"GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "VALUES"}
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    start: int
-    end: int
-
-
-def tokens(query: str) -> list[Token]:
-    """The query's tokens, without white space and comments."""
-    out = []
-    for m in _TOKEN_RE.finditer(query):
-        kind = m.lastgroup or "punct"
-        if kind in ("ws", "comment"):
-            continue
-        out.append(Token(kind, m.group(), m.start(), m.end()))
-    return out
+def _end(t: Token) -> int:
+    return t.start + len(t.text)
 
 
 @dataclass
@@ -105,7 +72,7 @@ def project_params(query: str, names: list[str]) -> tuple[str, list[str]]:
     Returns the rewritten query and the names that were added (to drop from the
     answer). ASK / CONSTRUCT / DESCRIBE and ``SELECT *`` queries are returned unchanged.
     """
-    toks = tokens(query)
+    toks = tokenize(query)
     shape = _shape(toks)
     if shape.select is None or shape.where_open is None:
         return query, []
@@ -139,7 +106,7 @@ def project_params(query: str, names: list[str]) -> tuple[str, list[str]]:
         # GROUP BY <conditions>: append after the last condition.
         i = shape.group_by + 2  # skip GROUP BY
         depth = 0
-        last_end = toks[shape.group_by + 1].end
+        last_end = _end(toks[shape.group_by + 1])
         while i < len(toks):
             t = toks[i]
             if depth == 0 and t.kind == "word" and t.text.upper() in _SOLUTION_MODIFIERS:
@@ -148,33 +115,12 @@ def project_params(query: str, names: list[str]) -> tuple[str, list[str]]:
                 depth += 1
             elif t.text == ")":
                 depth -= 1
-            last_end = t.end
+            last_end = _end(t)
             i += 1
         edits.append((last_end, extra))
     elif has_aggregate and shape.where_close is not None:
-        edits.append((toks[shape.where_close].end, " GROUP BY" + extra))
+        edits.append((_end(toks[shape.where_close]), " GROUP BY" + extra))
     text = query
     for pos, s in sorted(edits, reverse=True):
         text = text[:pos] + s + text[pos:]
     return text, added
-
-
-def inject_values(query: str, bindings: Mapping[str, str]) -> str:
-    """Bind variables with a VALUES block at the start of the outermost WHERE group.
-
-    ``bindings`` maps a variable name to an already serialised RDF term (the
-    ``str()`` of a pyoxigraph term, which escapes it).
-
-    :raises ValueError: if the query has no WHERE group.
-    """
-    if not bindings:
-        return query
-    toks = tokens(query)
-    shape = _shape(toks)
-    if shape.where_open is None:
-        raise ValueError("the query has no WHERE group to bind parameters in")
-    names = list(bindings)
-    block = (" VALUES (" + " ".join(f"?{n}" for n in names) + ") { ("
-             + " ".join(bindings[n] for n in names) + ") } ")
-    pos = toks[shape.where_open].end
-    return query[:pos] + block + query[pos:]

@@ -88,6 +88,15 @@ def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | N
         if m.warnings:
             report.warnings.setdefault(m.key, []).extend(m.warnings)
         mapped.append(m)
+    return check_mapped(mapped, source, validator, report)
+
+
+def check_mapped(mapped: Sequence[MappedRecord], source: str = "",
+                 validator: Validator | None = None, report: IngestReport | None = None,
+                 ) -> tuple[list[MappedRecord], IngestReport]:
+    """Validate mapped records: the conforming ones, and a report of the rejected ones
+    (Violation-level results reject a record; Warning-level ones become warnings)."""
+    report = report if report is not None else IngestReport()
     failures = (validator or validate_records)(mapped, source)
     good: list[MappedRecord] = []
     for m in mapped:
@@ -100,6 +109,18 @@ def prepare(records: Iterable[Record], source: str = "", retrieved: datetime | N
         else:
             good.append(m)
     return good, report
+
+
+def store_mapped(store: Store, good: Sequence[MappedRecord], report: IngestReport) -> None:
+    """Replace the graphs of conforming mapped records in one transaction, and count them
+    in the report.
+
+    :raises StoreError: if the store cannot be written; then nothing was changed.
+    """
+    if good:
+        store.replace_graphs([(m.graph, m.quads) for m in good])
+        report.stored.extend(m.key for m in good)
+        report.quads += sum(len(m.quads) for m in good)
 
 
 def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_size: int = 1000,
@@ -117,10 +138,7 @@ def ingest(store: Store, records: Iterable[Record], *, source: str = "", batch_s
     total = IngestReport()
     for batch in batches(records, batch_size):
         good, report = prepare(batch, source=source, retrieved=retrieved, validator=validator)
-        if good:
-            store.replace_graphs([(m.graph, m.quads) for m in good])
-            report.stored.extend(m.key for m in good)
-            report.quads += sum(len(m.quads) for m in good)
+        store_mapped(store, good, report)
         total.merge(report)
         if progress is not None:
             progress(total)

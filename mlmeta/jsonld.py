@@ -21,11 +21,10 @@ import rdflib
 
 from mlmeta import __version__, iri
 from mlmeta.errors import InputFormatError, Violation
-from mlmeta.ingest import IngestReport, ensure_initialized
+from mlmeta.ingest import IngestReport, check_mapped, ensure_initialized, store_mapped
 from mlmeta.mapping import MappedRecord, lit
 from mlmeta.resources import context_path
 from mlmeta.store import Rows, Store
-from mlmeta.validate import validate_records
 from mlmeta.vocab import MLM, MLM_NS, PROV, RDF
 
 CONTEXT_IRIS = ("https://w3id.org/mlmeta/context.jsonld", "https://w3id.org/mlmeta/context",
@@ -161,15 +160,7 @@ def _check(path: Path, store: Store | None) -> tuple[list[MappedRecord], IngestR
         for v in e.violations:
             report.rejected[f"{path}:{v.record_id}"] = [v]
         return [], report
-    failures = validate_records(records, source=str(path))
-    good = []
-    for r in records:
-        errors = [v for v in failures.get(r.key, []) if v.severity == "Violation"]
-        if errors:
-            report.rejected[r.key] = errors
-        else:
-            good.append(r)
-    return good, report
+    return check_mapped(records, str(path), report=report)
 
 
 def prepare_jsonld(path: Path, store: Store | None = None) -> tuple[int, IngestReport]:
@@ -182,8 +173,5 @@ def ingest_jsonld(store: Store, path: Path) -> IngestReport:
     """Validate a JSON-LD file's records and store those that conform, each in its graph."""
     ensure_initialized(store)
     good, report = _check(path, store)
-    if good:
-        store.replace_graphs([(r.graph, r.quads) for r in good])
-        report.stored.extend(r.key for r in good)
-        report.quads += sum(len(r.quads) for r in good)
+    store_mapped(store, good, report)
     return report

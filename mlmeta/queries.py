@@ -12,8 +12,8 @@ Header lines (before the query)::
 A parameter is ``name type [default]``; types are ``string``, ``int``,
 ``float``, ``bool``, ``iri`` and ``date``, and the entity types ``model``, ``dataset``,
 ``metric``, ``task`` and ``hardware``. A parameter with no default is optional: left
-unbound when not given. Values are bound as RDF terms (pyoxigraph ``substitutions``),
-never formatted into the query text.
+unbound when not given. Values are bound as RDF terms, written into the query as
+escaped constants by :mod:`mlmeta.sparqlbind` (never as raw text).
 
 An entity parameter is resolved in Python to the entity's IRI *before* the query runs,
 so the query starts from a constant and follows selective patterns (resolving names
@@ -27,9 +27,9 @@ two zoos), :meth:`SavedQuery.run` runs the query once per model, in IRI order, a
 concatenates the answers, dropping repeated rows.
 
 A parameter ``name`` binds the variable ``?_name`` when the query uses it, else
-``?name``. pyoxigraph substitutes only variables the query projects, so every
-bound parameter is projected; :meth:`SavedQuery.run` keeps the ``# columns:``
-(or, without that header, drops the ``_``-prefixed variables).
+``?name`` (``?_model`` lets a query bind a start model and return other models as
+``?model``); :meth:`SavedQuery.run` keeps the ``# columns:`` (or, without that header,
+drops the ``_``-prefixed variables).
 """
 
 from __future__ import annotations
@@ -145,9 +145,8 @@ class SavedQuery:
         """The SPARQL variable a parameter binds: ``?_name`` when the query text uses it,
         else ``?name``.
 
-        pyoxigraph only substitutes variables of the top-level projection, so a bound
-        parameter is always an output variable too; ``?_name`` lets a query keep a result
-        column called ``name`` (``lineage-up`` binds ``?_model`` and returns ``?model``).
+        ``?_name`` lets a query keep a result column called ``name`` (``lineage-up`` binds
+        ``?_model`` and returns ``?model``).
         """
         hidden = "_" + p.name
         return hidden if re.search(rf"[?$]{hidden}(?![A-Za-z0-9_])", self.text) else p.name

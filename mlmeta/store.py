@@ -22,7 +22,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from mlmeta.errors import QueryError, StoreError, StoreLockedError
-from mlmeta.sparqltext import project_params
+from mlmeta.sparqlbind import bind_variables
 from mlmeta.vocab import MLM, ONTOLOGY_GRAPH
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -205,22 +205,19 @@ class OxigraphStore(Store):
             self.update(text)
 
     def query(self, sparql: str, substitutions: Mapping[str, Term] | None = None) -> QueryAnswer:
-        subs = {ox.Variable(k): v for k, v in (substitutions or {}).items()}
-        added: list[str] = []
-        if subs:
-            # Oxigraph substitutes only projected variables: project the parameters,
-            # then drop those columns again (see mlmeta.sparqltext).
-            sparql, added = project_params(sparql, list(substitutions or {}))
+        # Parameters are written into the text as escaped constants (mlmeta.sparqlbind),
+        # exactly as for a remote endpoint: Oxigraph then plans the query from them (with
+        # ``substitutions`` it planned as if they were unbound, and they were invisible in
+        # sub-selects), and every store answers the very same text.
         try:
-            result = self._store.query(sparql, use_default_graph_as_union=True,
-                                       substitutions=subs or None)
+            if substitutions:
+                sparql = bind_variables(sparql, substitutions)
+            result = self._store.query(sparql, use_default_graph_as_union=True)
             if isinstance(result, ox.QueryBoolean):
                 return bool(result)
             if isinstance(result, ox.QuerySolutions):
                 variables = [v.value for v in result.variables]
-                keep = [i for i, v in enumerate(variables) if v not in added]
-                rows = [tuple(sol[i] for i in keep) for sol in result]
-                return Rows([variables[i] for i in keep], rows)
+                return Rows(variables, [tuple(sol) for sol in result])
             return list(result)
         except SyntaxError as e:
             raise QueryError(f"the query is not valid SPARQL: {e}") from e

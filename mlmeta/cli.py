@@ -22,8 +22,8 @@ from mlmeta.clikit import (
     CommandError,
     MlmetaGroup,
     State,
+    echo_problems,
     echo_report,
-    echo_violations,
     format_option,
     pass_state,
     print_answer,
@@ -174,20 +174,13 @@ def validate(files: tuple[str, ...]) -> None:
     for f, records in per_file:
         good, report = prepare(records, source=f)
         ok += len(good)
-        for key, vs in sorted(report.rejected.items()):
-            stderr(f"invalid: {key}")
-            echo_violations(vs)
-        for key, ws in sorted(report.warnings.items()):
-            for w in ws:
-                stderr(f"warning: {key}: {w}")
+        echo_problems(report, "invalid")
         bad += len(report.rejected)
     for f in files:
         if Path(f).suffix.lower() == ".jsonld":
             good_n, report = prepare_jsonld(Path(f))
             ok += good_n
-            for key, vs in sorted(report.rejected.items()):
-                stderr(f"invalid: {key}")
-                echo_violations(vs)
+            echo_problems(report, "invalid")
             bad += len(report.rejected)
     stderr(f"{ok} record(s) conform, {bad} do not")
     if bad:

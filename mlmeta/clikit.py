@@ -116,15 +116,21 @@ def echo_violations(violations: list[Violation]) -> None:
         click.echo(f"  {v}", err=True)
 
 
-def echo_report(report: IngestReport, what: str = "record") -> None:
-    """Print what an ingest stored, warned about and rejected (warnings and rejects to
-    stderr)."""
+def echo_problems(report: IngestReport, word: str = "rejected") -> None:
+    """Print, to stderr, a report's warnings and each rejected record (``word: key``)
+    with its violations."""
     for key, warnings in sorted(report.warnings.items()):
         for w in warnings:
             click.echo(f"warning: {key}: {w}", err=True)
     for key, violations in sorted(report.rejected.items()):
-        click.echo(f"rejected: {key}", err=True)
+        click.echo(f"{word}: {key}", err=True)
         echo_violations(violations)
+
+
+def echo_report(report: IngestReport, what: str = "record") -> None:
+    """Print what an ingest stored, warned about and rejected (warnings and rejects to
+    stderr)."""
+    echo_problems(report)
     n, r = len(report.stored), len(report.rejected)
     click.echo(f"stored {n} {what}{'s' if n != 1 else ''} ({report.quads} quads), "
                f"rejected {r}", err=True)

@@ -176,6 +176,11 @@ def model_record(seed: int, index: int, n_models: int, revision: int = 0,
         pool = _IMAGE_DATASETS if task.startswith(("image", "object")) else (
             _AUDIO_DATASETS if "speech" in task else _TEXT_DATASETS)
         rec.trained_on = sorted({r.choice(pool) for _ in range(r.randrange(1, 3))})
+        # Some text models name a hub dataset card of the zoo (one that precedes them, so it
+        # exists at every size); a separate stream keeps the draws above unchanged.
+        x = _rng(seed, index, 11)
+        if pool is _TEXT_DATASETS and index >= DATASET_EVERY and x.random() < 0.2:
+            rec.trained_on.append(dataset_source_id(x.randrange(index // DATASET_EVERY)))
     if r.random() < shape.eval_share:
         for _ in range(r.randrange(1, 7)):
             metric, _u = r.choice(_TEXT_METRICS)
@@ -220,19 +225,30 @@ def _timm_model(r: random.Random, source_id: str, src: SourceInfo, created: date
     for hw in r.sample(_HARDWARE, r.randrange(1, 3)):
         bs = r.choice([1, 32, 256])
         prec = r.choice(_PRECISIONS)
+        size = 224 if arch != "inception_v3" else 299
         rec.evaluations.append(EvaluationRecord(
             "throughput", round(r.uniform(50, 5000), 2), unit="samples/s", hardware=hw,
-            batch_size=bs, precision=prec, kind="measured"))
+            batch_size=bs, precision=prec, kind="measured", image_size=size))
         rec.evaluations.append(EvaluationRecord(
             "latency", round(r.uniform(0.5, 200), 3), unit="ms", hardware=hw, batch_size=bs,
-            precision=prec, kind="measured"))
+            precision=prec, kind="measured", image_size=size))
     return rec
 
 
 def dataset_record(seed: int, index: int, revision: int = 0) -> DatasetRecord:
     """The ``index``-th dataset card of the zoo."""
     r = _rng(seed, index, 7)
-    sid = f"synth-data-{index % 997}/dataset-{index}"
+    sid = dataset_source_id(index)
+    # Annotation facts on a quarter of the cards (a separate stream: the draws below keep
+    # their values); crowdsourced and expert annotations give an annotator count.
+    x = _rng(seed, index, 12)
+    creators: list[str] = []
+    annotators = None
+    if x.random() < 0.25:
+        creators = [x.choices(["crowdsourced", "expert-generated", "machine-generated", "found"],
+                              [4, 2, 2, 2])[0]]
+        if creators[0] in ("crowdsourced", "expert-generated"):
+            annotators = int(x.paretovariate(1.0) * 10)
     return DatasetRecord(
         source_id=sid, name=sid.rsplit("/", 1)[-1],
         source=SourceInfo(system=HUB, url=f"https://huggingface.co/datasets/{sid}",
@@ -243,7 +259,13 @@ def dataset_record(seed: int, index: int, revision: int = 0) -> DatasetRecord:
         splits=[DatasetSplit("train", r.randrange(1000, 100000)),
                 DatasetSplit("test", r.randrange(100, 10000))],
         downloads=int(r.paretovariate(0.9)),
+        annotation_creators=creators, annotator_count=annotators,
     )
+
+
+def dataset_source_id(index: int) -> str:
+    """The hub id of the ``index``-th dataset card."""
+    return f"synth-data-{index % 997}/dataset-{index}"
 
 
 def generate(n_models: int, seed: int = 42, *, changed: float = 0.0, change_seed: int = 1,

@@ -20,7 +20,9 @@ import pytest
 
 from mlmeta import iri
 from mlmeta.demo import load_example_zoo
+from mlmeta.ingest import ingest
 from mlmeta.queries import get_saved_query, saved_queries
+from mlmeta.records import Lineage, ModelRecord, SourceInfo
 from mlmeta.store import OxigraphStore, Rows
 from mlmeta.vocab import MLM_NS, ONTOLOGY_GRAPH
 
@@ -162,6 +164,8 @@ def test_q1_text_classifiers_trained_on_crowdsourced_data(zoo: OxigraphStore) ->
     birds = [(model("user:acme/resnet50-birds"), "ResNet-50 fine-tuned on a bird dataset",
               "acme-birds-2024", "acme-birds-2024", 120)]
     assert ask(zoo, "text-classifiers-crowdsourced", task="image-classification") == birds
+    # the task is resolved by its aliases before the query runs
+    assert ask(zoo, "text-classifiers-crowdsourced", task="Image Classification") == birds
     assert ask(zoo, "text-classifiers-crowdsourced", task="image-classification",
                creator="expert-generated") == []
 
@@ -371,6 +375,19 @@ def test_q11_downstream_lineage(zoo: OxigraphStore) -> None:
     assert ask(zoo, "lineage-down", model="HuggingFaceH4/zephyr-7b-beta") == []
 
 
+def test_lineage_down_orders_long_iris_by_their_whole_text(store: OxigraphStore) -> None:
+    # lineage-down sorts on 15-character slices of the IRI first (cheap to compare in
+    # Oxigraph); IRIs equal in those slices must still come out in IRI order.
+    long = "org/" + "x" * 60
+    ids = [long + "-" + c for c in "qwertyuiop"] + ["org/c", "org/a"]
+    ingest(store, [ModelRecord("org/base", SourceInfo(HF), name="base")] + [
+        ModelRecord(i, SourceInfo(HF), name=i, derived_from=[Lineage("org/base", "finetune")])
+        for i in ids] + [ModelRecord("org/d", SourceInfo(HF), name="d",
+                                    derived_from=[Lineage(long + "-w", "quantized")])])
+    assert ask(store, "lineage-down", model="org/base") == [
+        (hf(i), "finetune", 1) for i in sorted(ids, key=hf)] + [(hf("org/d"), "quantized", 2)]
+
+
 def test_q12_latest_version(zoo: OxigraphStore) -> None:
     alpha, beta = hf("HuggingFaceH4/zephyr-7b-alpha"), hf("HuggingFaceH4/zephyr-7b-beta")
     assert ask(zoo, "latest-version") == [(alpha, beta, "beta", 1)]
@@ -487,6 +504,11 @@ def test_q17_compare_models_side_by_side(zoo: OxigraphStore) -> None:
                model2="sgugger/glue-mrpc", dataset="glue")
     assert [r[5:8] for r in glue] == [(0.860294118, 0.904201681, None),
                                       (0.855392157, 0.897391304, None)]
+    # a model known only as another's previous version gives a row; "none" gives none
+    assert ask(zoo, "compare-models", model1="none",
+               model2="user:acme/resnet50-birds-v1.1") == [
+        (model("user:acme/resnet50-birds-v1.1"), None, "imagenet-1k", None, None, None, None,
+         None, None)]
 
 
 def test_q18_accuracy_latency_pareto_front(zoo: OxigraphStore) -> None:

@@ -194,6 +194,34 @@ def test_saved_query_same_answers(name: str, server: str, embedded: OxigraphStor
                                        f"{len(extra)} extra; e.g. {missing[:2]} / {extra[:2]}")
 
 
+# Parameters beyond the defaults that walk longer chains: Virtuoso 7.2 mis-answers a
+# property path whose two ends are both bound, which the defaults did not reach.
+DEEPER = [("lineage-up", {"model": "mlabonne/NeuralBeagle14-7B"}),
+          ("lineage-up", {"model": "QuantFactory/Arch-Agent-7B-GGUF"}),
+          ("lineage-down", {"model": "mlabonne/Marcoro14-7B-slerp"}),
+          ("lineage-down", {"model": "Qwen/Qwen2.5-Coder-7B-Instruct"}),
+          ("dataset-downstream", {"dataset": "openbmb/UltraFeedback"}),
+          ("dataset-downstream", {"dataset": "Stanford Sentiment Treebank"}),
+          ("trained-on-lineage", {"model": "user:acme/resnet50-birds"}),
+          ("model-summary", {"model": "HuggingFaceH4/zephyr-7b-beta"})]
+
+
+@pytest.mark.parametrize("server", ["oxigraph", "virtuoso"])
+@pytest.mark.parametrize(("name", "values"), DEEPER)
+def test_saved_query_same_answers_deeper(name: str, values: dict[str, str], server: str,
+                                         embedded: OxigraphStore,
+                                         request: pytest.FixtureRequest) -> None:
+    q = SAVED[name]
+    remote: RemoteStore = request.getfixturevalue(f"on_{server}")
+    params = q.bind(values, embedded)
+    here = embedded.query(q.text, params)
+    assert isinstance(here, Rows) and here.rows, f"{name} {values} answers nothing here"
+    there = remote.query(q.text, params)
+    missing, extra = difference(here, there, group_concat_columns(q.text), REL_TOL[server])
+    assert not missing and not extra, (f"{name} {values} on {server}: {missing[:2]} / "
+                                       f"{extra[:2]}")
+
+
 def test_store_counts_match(embedded: OxigraphStore, on_oxigraph: RemoteStore,
                             on_virtuoso: RemoteStore) -> None:
     local = embedded.count()

@@ -11,9 +11,9 @@ Header lines (before the query)::
 
 A parameter is ``name type [default]``; types are ``string``, ``int``,
 ``float``, ``bool``, ``iri`` and ``date``, and the entity types ``model``, ``dataset``,
-``metric``, ``task`` and ``hardware``. A parameter with no default is optional: left
-unbound when not given. Values are bound as RDF terms, written into the query as
-escaped constants by :mod:`mlmeta.sparqlbind` (never as raw text).
+``metric``, ``task``, ``hardware`` and ``concept``. A parameter with no default is
+optional: left unbound when not given. Values are bound as RDF terms, written into the
+query as escaped constants by :mod:`mlmeta.sparqlbind` (never as raw text).
 
 An entity parameter is resolved in Python to the entity's IRI *before* the query runs,
 so the query starts from a constant and follows selective patterns (resolving names
@@ -25,6 +25,19 @@ is exactly the text, else those whose ``mlm:name`` is, else the Hugging Face IRI
 text (a model known only as a base of another). When several models match (one id in
 two zoos), :meth:`SavedQuery.run` runs the query once per model, in IRI order, and
 concatenates the answers, dropping repeated rows.
+
+A ``concept`` is resolved without the store (:func:`concept_bindings`) to three
+constants, so that a query can start every lookup from one: ``?_name`` (or ``?name``)
+is the concept's IRI (a Wikidata id in any spelling, ``Q144``, ``q144``, ``wd:Q144`` or
+the item's URL, is the item; another absolute IRI is itself; a label is the node
+records give a concept of that label, ``id/concept/label/<slug>``); ``?_name_text`` is
+the text as given (for exact label lookups, and to echo it); ``?_name_key`` is the text
+lower-cased with runs of spaces and underscores as one space, as label spaces write
+their ``skos:hiddenLabel``. A label is not resolved to every concept it names here: one
+label can name thousands (every model's own ``class-1``), which a query could then only
+take as a ``VALUES`` set (Virtuoso rejects that as the start of a property path) or by
+running once per concept (wrong counts when one model's classes match two of them); the
+query looks the label up itself, by index, from the constant text or key.
 
 A parameter ``name`` binds the variable ``?_name`` when the query uses it, else
 ``?name`` (``?_model`` lets a query bind a start model and return other models as
@@ -47,9 +60,9 @@ from mlmeta.errors import SavedQueryNotFound, UsageError
 from mlmeta.mapping import KNOWN_ZOOS, canonical_node, dataset_iri
 from mlmeta.resources import queries_dir
 from mlmeta.store import QueryAnswer, Rows, Store
-from mlmeta.vocab import MLM_NS, XSD
+from mlmeta.vocab import MLM_NS, WD, XSD
 
-ENTITY_TYPES = ("model", "dataset", "metric", "task", "hardware")
+ENTITY_TYPES = ("model", "dataset", "metric", "task", "hardware", "concept")
 PARAM_TYPES = ("string", "int", "float", "bool", "iri", "date", *ENTITY_TYPES)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _HEADER_RE = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*)$")
@@ -136,10 +149,16 @@ class SavedQuery:
                 raise UsageError(f"query {self.name!r} has no parameter {name!r}",
                                  hint=self.usage())
             given[key] = to_term(p, raw, self)
+        texts = {name.replace("-", "_"): raw for name, raw in values.items()}
         for p in self.params:
             if p.name not in given and p.default is not None:
                 given[p.name] = to_term(p, p.default, self)
-        return {self.variable(p): given[p.name] for p in self.params if p.name in given}
+                texts[p.name] = p.default
+        out = {self.variable(p): given[p.name] for p in self.params if p.name in given}
+        for p in self.params:
+            if p.type == "concept" and p.name in given:
+                out.update(concept_bindings(p, texts[p.name], self))
+        return out
 
     def variable(self, p: Param) -> str:
         """The SPARQL variable a parameter binds: ``?_name`` when the query text uses it,
@@ -239,6 +258,8 @@ def to_term(p: Param, raw: str, q: SavedQuery) -> ox.NamedNode | ox.Literal:
         return ox.Literal(raw.strip(), datatype=XSD.date)
     if t == "model":
         return model_iri_without_store(raw)  # SavedQuery.run looks it up in the store
+    if t == "concept":
+        return concept_iri(raw)
     if t in ENTITY_TYPES:
         return entity_iri(t, raw)
     raise bad(f"a value of unknown type {t!r}")  # pragma: no cover - checked when parsing
@@ -263,6 +284,33 @@ def entity_iri(kind: str, name: str) -> ox.NamedNode:
     if kind == "dataset":
         return dataset_iri(name)[0]
     return canonical_node(kind, name)[0]
+
+
+_QID_RE = re.compile(r"^(?:https?://www\.wikidata\.org/(?:entity|wiki)/|wd:)?(Q[1-9][0-9]*)$",
+                     re.IGNORECASE)
+_KEY_RE = re.compile(r"[\s_]+")
+
+
+def concept_iri(text: str) -> ox.NamedNode:
+    """The IRI of the concept a text names: a Wikidata id (``Q144``, ``q144``,
+    ``wd:Q144``, the item's ``/entity/`` or ``/wiki/`` URL) is the item, another absolute
+    IRI is itself, anything else is a label, whose node is the one the mapping gives a
+    concept named by that label (``id/concept/label/<slug>``)."""
+    m = _QID_RE.match(text.strip())
+    if m:
+        return WD[m.group(1).upper()]
+    given = _absolute_iri(text.strip())
+    if given is not None:
+        return given
+    return iri.entity("concept", "label", iri.slug(text))
+
+
+def concept_bindings(p: Param, text: str, q: SavedQuery) -> dict[str, ox.NamedNode | ox.Literal]:
+    """The variables a ``concept`` parameter binds: its own variable to
+    :func:`concept_iri`, ``?_<name>_text`` to the text as given and ``?_<name>_key`` to
+    the text lower-cased with runs of spaces and underscores as one space."""
+    return {q.variable(p): concept_iri(text), f"_{p.name}_text": ox.Literal(text),
+            f"_{p.name}_key": ox.Literal(_KEY_RE.sub(" ", text.strip().lower()))}
 
 
 _BY_SOURCE_ID = f"SELECT DISTINCT ?m ?_v WHERE {{ ?m <{MLM_NS}sourceId> ?_v }} ORDER BY ?m"

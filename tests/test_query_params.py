@@ -6,8 +6,14 @@ import pyoxigraph as ox
 import pytest
 
 from mlmeta.ingest import ingest
-from mlmeta.queries import entity_iri, resolve_models, run_saved_query
-from mlmeta.records import EvaluationRecord, ModelRecord, SourceInfo
+from mlmeta.queries import (
+    concept_iri,
+    entity_iri,
+    get_saved_query,
+    resolve_models,
+    run_saved_query,
+)
+from mlmeta.records import ConceptRef, EvaluationRecord, ModelRecord, SourceInfo
 from mlmeta.store import OxigraphStore, Rows
 from mlmeta.vocab import ID_NS
 
@@ -64,3 +70,58 @@ def test_models_trained_on_with_any_spelling(zoo: OxigraphStore) -> None:
             ID_NS + "model/timm/resnet50", ID_NS + "model/user/resnet50"]
     answer = run_saved_query(zoo, "models-trained-on", {"min": "0.8"})
     assert isinstance(answer, Rows) and answer.rows == []
+
+
+# --- concept parameters ----------------------------------------------------------------
+
+WD_ITEM = "http://www.wikidata.org/entity/"
+
+
+@pytest.mark.parametrize("spelling", ["Q144", "q144", "wd:Q144", WD_ITEM + "Q144",
+                                      "https://www.wikidata.org/wiki/Q144"])
+def test_a_concept_by_qid_is_the_wikidata_item(spelling: str) -> None:
+    assert concept_iri(spelling) == ox.NamedNode(WD_ITEM + "Q144")
+
+
+def test_a_concept_by_iri_is_itself_and_by_label_the_node_records_give_it() -> None:
+    coco_dog = ID_NS + "concept/coco/18"
+    assert concept_iri(coco_dog) == ox.NamedNode(coco_dog)
+    # "Person" and "person" name one node, as the mapping writes per-class results
+    assert concept_iri("Person") == concept_iri("person") == ox.NamedNode(
+        ID_NS + "concept/label/person")
+    assert concept_iri("Q0") == ox.NamedNode(ID_NS + "concept/label/q0")  # not a QID
+
+
+def test_a_concept_parameter_binds_its_iri_text_and_lookup_key() -> None:
+    bound = get_saved_query("models-recognising").bind({"concept": "Tabby_Cat "})
+    assert bound["_concept"] == ox.NamedNode(ID_NS + "concept/label/tabby-cat")
+    assert bound["_concept_text"] == ox.Literal("Tabby_Cat ")
+    assert bound["_concept_key"] == ox.Literal("tabby cat")
+
+
+@pytest.fixture
+def pets(store: OxigraphStore) -> OxigraphStore:
+    report = ingest(store, [ModelRecord(
+        "acme/pets", SourceInfo("user"), name="ACME pets",
+        concepts=[ConceptRef("dog", "0", 0), ConceptRef("cat", "1", 1)])])
+    assert report.ok, report.rejected
+    return store
+
+
+def _recognising(store: OxigraphStore, concept: str) -> list[tuple[str, ...]]:
+    answer = run_saved_query(store, "models-recognising", {"concept": concept})
+    assert isinstance(answer, Rows)
+    return [tuple("" if t is None else t.value for t in row) for row in answer.rows]
+
+
+def test_models_recognising_by_qid_iri_label_and_an_unknown_concept(pets: OxigraphStore,
+                                                                    ) -> None:
+    pets_iri = ID_NS + "model/user/acme%2Fpets"
+    # the model's own class "dog" is found by its exact label, and by its IRI
+    assert _recognising(pets, "dog") == [("dog", pets_iri, "ACME pets", "1", "dog")]
+    own_cat = pets_iri + "/concept/1"
+    assert _recognising(pets, own_cat) == [(own_cat, pets_iri, "ACME pets", "1", "cat")]
+    # not linked to Wikidata, so not found by the QID of dogs nor by another spelling
+    assert _recognising(pets, "Q144") == []
+    assert _recognising(pets, "DOG") == []
+    assert _recognising(pets, "no such thing") == []

@@ -10,9 +10,12 @@ Modes:
 ``ingest``  :func:`mlmeta.ingest.ingest` into a fresh on-disk store. ``--validator``
             picks pySHACL (``pyshacl``, what mlmeta.ingest does today) or the compiled
             SPARQL shapes (``sparql``, :mod:`mlmeta.shacl_sparql`); ``--writer`` picks the
-            store write: ``update`` (today's DROP + INSERT DATA text) or ``extend``
-            (prototype: a transactional ``Store.extend`` of the quads of graphs that did
-            not exist yet, the update text only for graphs being replaced).
+            store write: ``update`` (today's DROP + INSERT DATA text), ``bulk``
+            (:func:`mlmeta.bulk.bulk_ingest`: worker processes map and validate while
+            this one streams N-Quads into one ``bulk_load``; ``mlmeta add --bulk``;
+            ``--workers`` sets the worker count) or ``extend`` (prototype: a
+            transactional ``Store.extend`` of the quads of graphs that did not exist
+            yet, the update text only for graphs being replaced).
 ``stages``  where the time of one ingest goes: mapping, each validator, update-text
             building, the store write, on the same batches.
 """
@@ -26,7 +29,7 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ import pyoxigraph as ox
 
 from benchmarks.generate import RETRIEVED, count_records, generate
 from mlmeta import ingest as ingest_module
+from mlmeta.bulk import DEFAULT_WORKERS, bulk_ingest
 from mlmeta.ingest import batches
 from mlmeta.mapping import map_record
 from mlmeta.store import OxigraphStore, insert_data_text
@@ -46,23 +50,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_rss_children_mb() -> float:
+    """Peak resident memory of the largest finished child process (the bulk writer's
+    workers), in MB; 0 when there was none."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children so far: on a
+    shared machine, less disturbed by other load than wall time."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-class BulkStore(OxigraphStore):
-    """Prototype: graphs that do not exist yet are written with ``Store.bulk_extend`` (new
-    files, no transaction log: not atomic, so only for loading new records, e.g. a first
-    crawl); graphs being replaced still go through DROP + INSERT DATA."""
-
-    def replace_graphs(self, graphs: Sequence[tuple[ox.NamedNode, Sequence[ox.Quad]]]) -> None:
-        raw = self.raw
-        old = [(g, q) for g, q in graphs if raw.contains_named_graph(g)]
-        if old:
-            super().replace_graphs(old)
-        if len(old) < len(graphs):
-            names = {g for g, _ in old}
-            raw.bulk_extend([q for g, quads in graphs if g not in names for q in quads])
 
 
 class ExtendingStore(OxigraphStore):
@@ -80,39 +83,6 @@ class ExtendingStore(OxigraphStore):
             raw.extend([q for _, quads in fresh for q in quads])
 
 
-def stream_ingest(store: OxigraphStore, records: Iterable[Any], *, source: str = "",
-                  batch_size: int = 1000, retrieved: Any = None,
-                  validator: ingest_module.Validator | None = None) -> Any:
-    """Prototype of a bulk mode for :func:`mlmeta.ingest.ingest`: the conforming records of
-    every batch are streamed into ONE ``Store.bulk_extend`` call (memory stays bounded by a
-    batch). Records whose graph already exists are kept aside and replaced transactionally
-    at the end. Not atomic: meant for first loads."""
-    from mlmeta.ingest import IngestReport, ensure_initialized, prepare
-
-    ensure_initialized(store)
-    raw = store.raw
-    total = IngestReport()
-    replaced: list[tuple[ox.NamedNode, list[ox.Quad]]] = []
-
-    def quads() -> Iterable[ox.Quad]:
-        for batch in batches(records, batch_size):
-            good, report = prepare(batch, source=source, retrieved=retrieved,
-                                   validator=validator)
-            for m in good:
-                if raw.contains_named_graph(m.graph):
-                    replaced.append((m.graph, m.quads))
-                else:
-                    yield from m.quads
-                report.stored.append(m.key)
-                report.quads += len(m.quads)
-            total.merge(report)
-
-    raw.bulk_extend(quads())
-    if replaced:
-        store.replace_graphs(replaced)
-    return total
-
-
 def use_validator(name: str) -> ingest_module.Validator:
     """The validator a benchmark run uses: ``sparql`` (the default path) or ``pyshacl``."""
     if name == "sparql":
@@ -126,11 +96,16 @@ def use_validator(name: str) -> ingest_module.Validator:
     raise ValueError(f"unknown validator {name!r}")
 
 
+# ``stream`` was the single-process prototype of ``bulk``; kept as another name for it until
+# the smoke test and old result files stop using it.
+WRITERS = ("update", "extend", "bulk", "stream")
+
+
 def open_fresh(path: Path, writer: str) -> OxigraphStore:
     if path.exists():
         shutil.rmtree(path)
-    cls = {"extend": ExtendingStore, "bulk": BulkStore}.get(writer, OxigraphStore)
-    if writer not in ("update", "extend", "bulk", "stream"):
+    cls = {"extend": ExtendingStore}.get(writer, OxigraphStore)
+    if writer not in WRITERS:
         raise ValueError(f"unknown writer {writer!r}")
     return cls(path)
 
@@ -157,40 +132,60 @@ def run_bulk(n: int, workdir: Path, seed: int = 42) -> Result:
     if target.exists():
         shutil.rmtree(target)
     t1 = time.perf_counter()
+    c1 = cpu_s()
     store = ox.Store(str(target))
     store.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
     store.flush()
     load_s = time.perf_counter() - t1
+    load_cpu_s = cpu_s() - c1
     size = dir_size(target)
     del store
     return {"mode": "bulk", "models": n, "records": count_records(n), "quads": quads,
-            "map_write_s": map_s, "load_s": load_s, "triples_per_s": quads / load_s,
+            "map_write_s": map_s, "load_s": load_s, "load_cpu_s": load_cpu_s,
+            "loadavg_1m": os.getloadavg()[0], "triples_per_s": quads / load_s,
             "models_per_s": n / load_s, "store_bytes": size, "nquads_file": str(nq),
             "nquads_bytes": nq.stat().st_size, "peak_rss_mb": peak_rss_mb()}
 
 
 def run_ingest(n: int, workdir: Path, seed: int = 42, validator: str = "sparql",
-               writer: str = "update", batch_size: int = 200, keep: bool = True) -> Result:
-    """``mlmeta.ingest.ingest`` of ``n`` models' records into a fresh on-disk store."""
+               writer: str = "update", batch_size: int = 200, keep: bool = True,
+               workers: int | None = None) -> Result:
+    """``mlmeta.ingest.ingest`` (or, for the ``bulk`` writer, ``mlmeta.bulk.bulk_ingest``
+    with ``workers`` worker processes) of ``n`` models' records into a fresh on-disk store.
+    """
     check = use_validator(validator)
     path = workdir / f"store-{n}-{validator}-{writer}"
     store = open_fresh(path, writer)
     t0 = time.perf_counter()
-    if writer == "stream":
-        report = stream_ingest(store, generate(n, seed), source="synthetic",
-                               batch_size=batch_size, retrieved=RETRIEVED, validator=check)
+    c0 = cpu_s()
+    if writer in ("bulk", "stream"):
+        report = bulk_ingest(store, generate(n, seed), source="synthetic",
+                             batch_size=batch_size, retrieved=RETRIEVED, validator=check,
+                             workers=workers, compact=False)
     else:
         report = ingest_module.ingest(store, generate(n, seed), source="synthetic",
                                       batch_size=batch_size, retrieved=RETRIEVED,
                                       validator=check)
     store.flush()
     seconds = time.perf_counter() - t0
-    out = {"mode": "ingest", "validator": validator, "writer": writer, "batch_size": batch_size,
+    cpu = cpu_s() - c0
+    # What `mlmeta add --bulk` does next, timed apart: compaction (Store.optimize) makes the
+    # store's lookups several times faster; the queries are timed on the compacted store.
+    t1 = time.perf_counter()
+    if writer in ("bulk", "stream"):
+        store.raw.optimize()
+    compact_s = time.perf_counter() - t1
+    out = {"compact_s": compact_s, "mode": "ingest", "validator": validator, "writer": writer,
+           "batch_size": batch_size,
+           "workers": (DEFAULT_WORKERS if workers is None else workers)
+           if writer in ("bulk", "stream") else None,
            "models": n, "records": count_records(n), "stored": len(report.stored),
+           "cpu_s": cpu, "loadavg_1m": os.getloadavg()[0],
            "rejected": len(report.rejected), "quads": report.quads, "seconds": seconds,
            "models_per_s": n / seconds, "records_per_s": len(report.stored) / seconds,
            "triples_per_s": report.quads / seconds, "store_quads": len(store.raw),
-           "peak_rss_mb": peak_rss_mb(), "store_dir": str(path)}
+           "peak_rss_mb": peak_rss_mb(), "peak_rss_workers_mb": peak_rss_children_mb(),
+           "store_dir": str(path)}
     store.close()
     del store
     out["store_bytes"] = dir_size(path)
@@ -272,12 +267,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--validator", default="sparql")
     ap.add_argument("--writer", default="update")
     ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="worker processes of the bulk writer (default: mlmeta's default)")
     ap.add_argument("--pyshacl-limit", type=int, default=5000)
     a = ap.parse_args(argv)
     if a.mode == "bulk":
         out = run_bulk(a.n, a.workdir, a.seed)
     elif a.mode == "ingest":
-        out = run_ingest(a.n, a.workdir, a.seed, a.validator, a.writer, a.batch)
+        out = run_ingest(a.n, a.workdir, a.seed, a.validator, a.writer, a.batch,
+                         workers=a.workers)
     else:
         out = run_stages(a.n, a.workdir, a.seed, a.batch, a.pyshacl_limit)
     print(json.dumps(out))

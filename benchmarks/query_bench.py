@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import time
 from collections.abc import Iterator, Mapping
@@ -45,6 +44,18 @@ def probe_values(n_models: int, seed: int = 42) -> dict[str, dict[str, str]]:
         "model-evaluations": {"model": timm},
         "model-summary": {"model": timm},
         "concepts-of-model": {"model": concepts},
+        # Found by hand on the seed-42 zoo; indices under 10,000 exist at every size.
+        "compare-models": {"model1": "resnet101.synth_8976", "model2": "resnet18.synth_1373",
+                           "model3": base, "dataset": "imagenet-1k"},
+        "training-setup": {"model": "synth-org-9721/model-9721"},
+        "models-trained-on": {"dataset": "imagenet-1k", "metric": "top1", "min": "0.5"},
+        "better-on-same-dataset": {"model": "vit_base_patch16_224.synth_4551"},
+        # the zoo has no bias or toxicity metric: the same walk over perplexity results
+        "fair-person-detectors": {"task": "text-generation", "metric": "perplexity",
+                                  "max": "100"},
+        "non-toxic-generators": {"task": "text-generation", "metric": "perplexity",
+                                 "max": "100"},
+        "datasets-depicting": {"concept": "class-1", "source": "glue", "source2": "squad"},
     }
 
 
@@ -78,58 +89,17 @@ def needs_network(q: SavedQuery) -> bool:
     return "SERVICE" in q.text.upper()
 
 
-_WHERE = re.compile(r"WHERE\s*\{", re.I)
-
-
-def with_values(text: str, subs: Mapping[str, Term]) -> str:
-    """The query with its parameters written in as constants, instead of ``substitutions``.
-
-    Inside the WHERE clause every use of a parameter variable becomes the term (serialised
-    by pyoxigraph, so escaped; sub-SELECTs stop projecting it), and a ``BIND`` at the end
-    of the outer group binds the variable for the projection, GROUP BY, HAVING and ORDER
-    BY. This is
-    what ``substitutions`` mean; the difference is that Oxigraph plans the query *after*
-    the constants are in, so the plan starts from them.
-
-    :raises ValueError: if the query has no WHERE clause.
-    """
-    if not subs:
-        return text
-    m = _WHERE.search(text)
-    end = text.rfind("}")
-    if m is None or end < m.start():
-        raise ValueError("no WHERE clause to bind parameters in")
-    region = text[m.start():end + 1]
-    for name, term in subs.items():
-        var = re.compile(rf"[?$]{re.escape(name)}(?![A-Za-z0-9_])")
-        region = _SUBSELECT.sub(lambda s, v=var: s.group(1) + v.sub("", s.group(2)) + s.group(3),
-                                region)
-        region = var.sub(lambda _m, t=str(term): t, region)
-    # Bind the variable once more at the end of the outer group, for the projection,
-    # GROUP BY, HAVING and ORDER BY (it is no longer used inside, so this is legal).
-    binds = "".join(f"  BIND({term} AS ?{name})\n" for name, term in subs.items())
-    return f"{text[:m.start()]}{region[:-1]}{binds}}}{text[end + 1:]}"
-
-
-_SUBSELECT = re.compile(r"(SELECT\s+(?:DISTINCT\s+|REDUCED\s+)?)([^{]*?)(\s+WHERE)", re.I)
-
-
 def time_query(store: Store, q: SavedQuery, values: Mapping[str, str], repeat: int,
-               budget_s: float = 20.0, binding: str = "substitutions") -> Result:
-    """Run a saved query ``repeat`` times (fewer if it exhausts ``budget_s``); median, p95.
-
-    ``binding`` is ``substitutions`` (what mlmeta.queries does) or ``values``
-    (:func:`with_values`, the proposed fix)."""
-    subs = q.bind(values)
-    text = q.text
-    if binding == "values":
-        text, subs = with_values(q.text, subs), {}
+               budget_s: float = 20.0) -> Result:
+    """Run a saved query ``repeat`` times (fewer if it exhausts ``budget_s``) as
+    ``mlmeta query`` does (:meth:`SavedQuery.run`: parameters checked, a model resolved in
+    the store, the query bound and run, columns kept); median and p95."""
     times: list[float] = []
     rows = 0
     started = time.perf_counter()
     for _ in range(max(1, repeat)):
         t = time.perf_counter()
-        answer = store.query(text, subs)
+        answer = q.run(store, values)
         times.append(time.perf_counter() - t)
         rows = len(answer) if isinstance(answer, Rows | list) else int(bool(answer))
         if time.perf_counter() - started > budget_s and len(times) >= 1:
@@ -143,7 +113,7 @@ def time_query(store: Store, q: SavedQuery, values: Mapping[str, str], repeat: i
 
 def bench_queries(store: Store, n_models: int, repeat: int, seed: int = 42,
                   budget_s: float = 20.0, timeout_s: float | None = None,
-                  binding: str = "substitutions", only: str | None = None) -> list[Result]:
+                  only: str | None = None) -> list[Result]:
     """Every saved query on ``store``: defaults first, probe values when defaults match
     nothing. The first run is a warm-up, not counted, unless it alone exceeds ``budget_s``
     (then it is the only run). ``timeout_s`` stops a run (pure-Python engines only)."""
@@ -157,17 +127,16 @@ def bench_queries(store: Store, n_models: int, repeat: int, seed: int = 42,
             continue
         try:
             values: dict[str, str] = {}
-            first = _limited(time_query, timeout_s, store, q, values, 1, budget_s, binding)
+            first = _limited(time_query, timeout_s, store, q, values, 1, budget_s)
             if first["rows"] == 0 and q.params:
                 wanted = {**probes["*"], **probes.get(name, {})}
                 values = {p.name: wanted[p.name] for p in q.params if p.name in wanted}
                 if values:
-                    first = _limited(time_query, timeout_s, store, q, values, 1, budget_s, binding)
+                    first = _limited(time_query, timeout_s, store, q, values, 1, budget_s)
             if first["median_ms"] / 1000 > budget_s:
                 out.append(first)
                 continue
-            out.append(_limited(time_query, timeout_s, store, q, values, repeat, budget_s,
-                                binding))
+            out.append(_limited(time_query, timeout_s, store, q, values, repeat, budget_s))
         except QueryTimeout:
             out.append({"query": name, "timeout_s": timeout_s, "params": values})
         except Exception as e:  # noqa: BLE001 - a failing query is a result to report
@@ -217,7 +186,8 @@ class RdflibStore(Store):
             return bool(res.askAnswer)
         if res.type == "SELECT":
             variables = [str(v) for v in res.vars or []]
-            return Rows(variables, [tuple(None for _ in variables) for _ in res])
+            rows: list[Any] = list(res)
+            return Rows(variables, [tuple(_to_ox(r[v]) for v in variables) for r in rows])
         return [ox.Triple(ox.NamedNode("urn:x"), ox.NamedNode("urn:x"), ox.NamedNode("urn:x"))
                 for _ in res]
 
@@ -240,17 +210,33 @@ class RdflibStore(Store):
         raise NotImplementedError
 
 
+def _to_ox(node: Any) -> Term | None:
+    """An rdflib term as a pyoxigraph term (model lookups read the answers)."""
+    import rdflib
+
+    if node is None:
+        return None
+    if isinstance(node, rdflib.URIRef):
+        return ox.NamedNode(str(node))
+    if isinstance(node, rdflib.BNode):
+        return ox.BlankNode(str(node))
+    if node.language:
+        return ox.Literal(str(node), language=node.language)
+    if node.datatype:
+        return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+    return ox.Literal(str(node))
+
+
 def run_oxigraph(store_dir: Path, n: int, repeat: int, seed: int = 42,
-                 binding: str = "substitutions", only: str | None = None) -> Result:
+                 only: str | None = None) -> Result:
     store = OxigraphStore(store_dir, read_only=True)
-    results = bench_queries(store, n, repeat, seed, binding=binding, only=only)
-    return {"engine": "oxigraph-disk", "binding": binding, "models": n,
+    results = bench_queries(store, n, repeat, seed, only=only)
+    return {"engine": "oxigraph-disk", "models": n,
             "store_quads": store.count(), "queries": results, "peak_rss_mb": peak_rss_mb()}
 
 
 def run_oxigraph_each(store_dir: Path, n: int, repeat: int, timeout_s: float,
-                      seed: int = 42, binding: str = "substitutions",
-                      only: str | None = None) -> Result:
+                      seed: int = 42, only: str | None = None) -> Result:
     """One process per query, each stopped after ``timeout_s`` (a running Oxigraph query
     cannot be interrupted from Python)."""
     import os
@@ -266,8 +252,7 @@ def run_oxigraph_each(store_dir: Path, n: int, repeat: int, timeout_s: float,
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "benchmarks.query_bench", "oxigraph", str(store_dir),
-                 str(n), "--repeat", str(repeat), "--seed", str(seed), "--only", name,
-                 "--binding", binding],
+                 str(n), "--repeat", str(repeat), "--seed", str(seed), "--only", name],
                 capture_output=True, text=True, env=env, cwd=root, timeout=timeout_s)
             if proc.returncode != 0:
                 results.append({"query": name, "error": proc.stderr.strip()[-300:]})
@@ -275,11 +260,12 @@ def run_oxigraph_each(store_dir: Path, n: int, repeat: int, timeout_s: float,
                 results.extend(json.loads(proc.stdout.strip().splitlines()[-1])["queries"])
         except subprocess.TimeoutExpired:
             results.append({"query": name, "timeout_s": timeout_s})
-    return {"engine": "oxigraph-disk", "binding": binding, "models": n,
+    return {"engine": "oxigraph-disk", "models": n,
             "queries": results, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_rdflib(nquads: Path, n: int, repeat: int, seed: int = 42) -> Result:
+def run_rdflib(nquads: Path, n: int, repeat: int, seed: int = 42,
+               timeout_s: float = 120.0) -> Result:
     from mlmeta.canonical import canonical_quads
 
     t = time.perf_counter()
@@ -293,47 +279,28 @@ def run_rdflib(nquads: Path, n: int, repeat: int, seed: int = 42) -> Result:
 
         store.ds.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
     load_s = time.perf_counter() - t
-    results = bench_queries(store, n, repeat, seed, budget_s=30.0, timeout_s=120.0)
+    results = bench_queries(store, n, repeat, seed, budget_s=timeout_s, timeout_s=timeout_s)
     return {"engine": "rdflib-memory", "models": n, "load_s": load_s, "triples": len(store.ds),
             "queries": results, "peak_rss_mb": peak_rss_mb()}
 
 
-def compare_bindings(store_dir: Path, n: int, timeout_s: float, seed: int = 42) -> Result:
-    """Each saved query with both bindings, back to back (same moment, same query text),
-    one process per (query, binding), a single timed run after a warm-up; rows must agree."""
-    out: list[Result] = []
-    for name in saved_queries():
-        row: Result = {"query": name}
-        for binding in ("substitutions", "values"):
-            r = run_oxigraph_each(store_dir, n, 1, timeout_s, seed, binding, only=name)
-            row[binding] = r["queries"][0] if r["queries"] else {}
-        a, b = row["substitutions"], row["values"]
-        if "rows" in a and "rows" in b:
-            row["same_rows"] = a["rows"] == b["rows"]
-        out.append(row)
-    return {"engine": "oxigraph-disk", "models": n, "timeout_s": timeout_s, "compare": out}
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("engine", choices=["oxigraph", "rdflib", "compare"])
+    ap.add_argument("engine", choices=["oxigraph", "rdflib"])
     ap.add_argument("data", type=Path, help="store directory (oxigraph) or N-Quads (rdflib)")
     ap.add_argument("n", type=int)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--binding", choices=["substitutions", "values"], default="substitutions")
     ap.add_argument("--only", help="run this saved query only")
-    ap.add_argument("--timeout", type=float, help="one process per query, each stopped after "
-                    "this many seconds")
+    ap.add_argument("--timeout", type=float, help="Oxigraph: one process per query, each "
+                    "stopped after this many seconds; rdflib: each run stopped after it")
     a = ap.parse_args(argv)
-    if a.engine == "compare":
-        out = compare_bindings(a.data, a.n, a.timeout or 30.0, a.seed)
-    elif a.engine == "oxigraph" and a.timeout:
-        out = run_oxigraph_each(a.data, a.n, a.repeat, a.timeout, a.seed, a.binding)
+    if a.engine == "oxigraph" and a.timeout:
+        out = run_oxigraph_each(a.data, a.n, a.repeat, a.timeout, a.seed, a.only)
     elif a.engine == "oxigraph":
-        out = run_oxigraph(a.data, a.n, a.repeat, a.seed, a.binding, a.only)
+        out = run_oxigraph(a.data, a.n, a.repeat, a.seed, a.only)
     else:
-        out = run_rdflib(a.data, a.n, a.repeat, a.seed)
+        out = run_rdflib(a.data, a.n, a.repeat, a.seed, a.timeout or 120.0)
     print(json.dumps(out))
 
 

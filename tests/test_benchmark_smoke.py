@@ -69,7 +69,7 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
                            "<https://w3id.org/mlmeta#sourceId> ?id }")
     assert int(n_models.rows[0][0].value) == N  # type: ignore[union-attr]
     # budget 0: every query runs once (twice when probe values replace the defaults)
-    results = query_bench.bench_queries(store, N, repeat=1, binding="values", budget_s=0.0)
+    results = query_bench.bench_queries(store, N, repeat=1, budget_s=0.0)
     names = {r["query"] for r in results}
     assert names == set(saved_queries())
     for r in results:

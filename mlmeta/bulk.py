@@ -65,13 +65,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-DEFAULT_WORKERS = min(8, _cores())
-"""Worker processes when none are asked for: one per core, at most 8 (a worker holds
-about 160 MB). Mapping and validation cost the workers about as much CPU as the load costs
-the main process, which idles whenever it waits for the next batch. On 2 cores, at 100k
-models, two workers were as fast as one or faster (86-89 s against 109-126 s when the
-machine was less busy), for about 0.5 GB more in the main process and 160 MB for the
-second worker; ``workers=1`` trades that memory for time. See docs/bulk-ingest.md."""
+DEFAULT_WORKERS = max(1, min(8, _cores() - 1))
+"""Worker processes when none are asked for: one core is left to the main process, which
+feeds the loader, the others map and validate (at most 8; a worker holds about 160 MB).
+On 2 cores that is one worker. Two were measured too, at 100k models on a shared machine:
+from 30% faster to 10% slower than one, back to back, tied most often, and always about
+0.5 GB more in the main process (the loader, fed faster, holds more at once) plus 160 MB
+for the second worker; at 1M models that puts the whole over 2 GB. See
+docs/bulk-ingest.md."""
 
 STORE_WARNING_KEY = "store"
 """The :attr:`IngestReport.warnings` key of warnings about the store, not a record."""

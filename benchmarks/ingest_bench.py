@@ -96,9 +96,7 @@ def use_validator(name: str) -> ingest_module.Validator:
     raise ValueError(f"unknown validator {name!r}")
 
 
-# ``stream`` was the single-process prototype of ``bulk``; kept as another name for it until
-# the smoke test and old result files stop using it.
-WRITERS = ("update", "extend", "bulk", "stream")
+WRITERS = ("update", "extend", "bulk")
 
 
 def open_fresh(path: Path, writer: str) -> OxigraphStore:
@@ -158,7 +156,7 @@ def run_ingest(n: int, workdir: Path, seed: int = 42, validator: str = "sparql",
     store = open_fresh(path, writer)
     t0 = time.perf_counter()
     c0 = cpu_s()
-    if writer in ("bulk", "stream"):
+    if writer == "bulk":
         report = bulk_ingest(store, generate(n, seed), source="synthetic",
                              batch_size=batch_size, retrieved=RETRIEVED, validator=check,
                              workers=workers, compact=False)
@@ -172,13 +170,13 @@ def run_ingest(n: int, workdir: Path, seed: int = 42, validator: str = "sparql",
     # What `mlmeta add --bulk` does next, timed apart: compaction (Store.optimize) makes the
     # store's lookups several times faster; the queries are timed on the compacted store.
     t1 = time.perf_counter()
-    if writer in ("bulk", "stream"):
+    if writer == "bulk":
         store.raw.optimize()
     compact_s = time.perf_counter() - t1
     out = {"compact_s": compact_s, "mode": "ingest", "validator": validator, "writer": writer,
            "batch_size": batch_size,
            "workers": (DEFAULT_WORKERS if workers is None else workers)
-           if writer in ("bulk", "stream") else None,
+           if writer == "bulk" else None,
            "models": n, "records": count_records(n), "stored": len(report.stored),
            "cpu_s": cpu, "loadavg_1m": os.getloadavg()[0],
            "rejected": len(report.rejected), "quads": report.quads, "seconds": seconds,

@@ -19,7 +19,6 @@ VARIANT_LABELS = {
     ("pyshacl", "update"): "ingest: pySHACL + SPARQL update (mlmeta today)",
     ("sparql", "update"): "ingest: SPARQL shapes + SPARQL update",
     ("sparql", "extend"): "ingest: SPARQL shapes + Store.extend",
-    ("sparql", "stream"): "ingest: SPARQL shapes + one streamed bulk_extend (prototype)",
     ("sparql", "bulk"): "ingest: SPARQL shapes + bulk pipeline (mlmeta add --bulk)",
 }
 

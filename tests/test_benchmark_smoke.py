@@ -57,7 +57,7 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
     nq = Path(bulk["nquads_file"])
     assert sum(1 for _ in ox.parse(path=str(nq), format=ox.RdfFormat.N_QUADS)) == bulk["quads"]
 
-    ingest = ingest_bench.run_ingest(N, tmp_path, validator="sparql", writer="stream",
+    ingest = ingest_bench.run_ingest(N, tmp_path, validator="sparql", writer="bulk",
                                      batch_size=500)
     assert ingest["stored"] == count_records(N) and ingest["rejected"] == 0
     assert ingest["quads"] == bulk["quads"]

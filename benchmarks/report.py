@@ -78,7 +78,8 @@ def ingest_table(out: Path) -> str:
         rate = _med(bulk, "triples_per_s")
         quads = bulk[0]["quads"]
         lines.append(f"| {size} ({quads:,} quads) | raw `Store.bulk_load` of the same quads "
-                     f"| {len(bulk)} | {_n(_med(bulk, 'load_s'), 1)} "
+                     f"(load {_n(_med(bulk, 'loadavg_1m_end'), 1)}) | {len(bulk)} "
+                     f"| {_n(_med(bulk, 'load_s'), 1)} "
                      f"| {_n(_med(bulk, 'models_per_s'))} | {_n(rate)} | 1.00 "
                      f"| {_n(_med(bulk, 'peak_rss_mb'))} MB "
                      f"| {_n((_med(bulk, 'store_bytes') or 0) / 1e6)} MB |")
@@ -88,15 +89,18 @@ def ingest_table(out: Path) -> str:
                 continue
             tr = _med(rs, "triples_per_s")
             ratio = f"{tr / rate:.2f}" if tr and rate else "—"
+            if rs[0].get("quads") != quads:  # a bulk result kept from another zoo version
+                ratio = "— (other quads)"
             batch = rs[0].get("batch_size")
             workers = rs[0].get("workers")
             how = f"batch {batch}" + (f", {workers} worker{'s' if workers != 1 else ''}"
                                       if workers is not None else "")
-            if _med(rs, "compact_s"):
+            if writer == "bulk" and _med(rs, "compact_s") is not None:
                 how += f"; then compaction {_n(_med(rs, 'compact_s'), 1)} s, not counted"
             rss = f"{_n(_med(rs, 'peak_rss_mb'))} MB"
             if _med(rs, "peak_rss_workers_mb"):  # the bulk writer's worker processes
                 rss += f" + {_n(_med(rs, 'peak_rss_workers_mb'))} MB a worker"
+            how += f"; load {_n(_med(rs, 'loadavg_1m_end'), 1)}"
             lines.append(f"| {size} | {name} ({how}) | {len(rs)} "
                          f"| {_n(_med(rs, 'seconds'), 1)} | {_n(_med(rs, 'models_per_s'))} "
                          f"| {_n(tr)} | {ratio} | {rss} "

@@ -121,6 +121,10 @@ def run_size(n: int, repeat: int, quick: bool, resume: bool, work: Path,
     for r in range(reps):
         run_module("benchmarks.ingest_bench", ["bulk", str(n), str(work)],
                    OUT / f"{tag}-bulk-{r}.json", resume, log)
+    # The raw store's size is in its result; only the N-Quads file is read again (by rdflib).
+    _drop(work, f"bulk-{n}")
+    if n > rdflib_max:
+        (work / f"zoo-{n}.nq").unlink(missing_ok=True)
     last_store = ""
     for _name, validator, writer, batch, max_n in VARIANTS:
         if n > max_n or (validator == "pyshacl" and n > pyshacl_max):

@@ -13,9 +13,7 @@ Modes:
             store write: ``update`` (today's DROP + INSERT DATA text), ``bulk``
             (:func:`mlmeta.bulk.bulk_ingest`: worker processes map and validate while
             this one streams N-Quads into one ``bulk_load``; ``mlmeta add --bulk``;
-            ``--workers`` sets the worker count) or ``extend`` (prototype: a
-            transactional ``Store.extend`` of the quads of graphs that did not exist
-            yet, the update text only for graphs being replaced).
+            ``--workers`` sets the worker count).
 ``stages``  where the time of one ingest goes: mapping, each validator, update-text
             building, the store write, on the same batches.
 """
@@ -29,7 +27,6 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,21 +65,6 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-class ExtendingStore(OxigraphStore):
-    """Prototype of a faster :meth:`OxigraphStore.replace_graphs`: graphs that do not exist
-    yet are written with one transactional ``Store.extend`` (no SPARQL text to build and
-    parse); graphs being replaced still go through DROP + INSERT DATA."""
-
-    def replace_graphs(self, graphs: Sequence[tuple[ox.NamedNode, Sequence[ox.Quad]]]) -> None:
-        raw = self.raw
-        fresh = [(g, q) for g, q in graphs if not raw.contains_named_graph(g)]
-        old = [(g, q) for g, q in graphs if raw.contains_named_graph(g)]
-        if old:
-            super().replace_graphs(old)
-        if fresh:
-            raw.extend([q for _, quads in fresh for q in quads])
-
-
 def use_validator(name: str) -> ingest_module.Validator:
     """The validator a benchmark run uses: ``sparql`` (the default path) or ``pyshacl``."""
     if name == "sparql":
@@ -96,16 +78,15 @@ def use_validator(name: str) -> ingest_module.Validator:
     raise ValueError(f"unknown validator {name!r}")
 
 
-WRITERS = ("update", "extend", "bulk")
+WRITERS = ("update", "bulk")
 
 
 def open_fresh(path: Path, writer: str) -> OxigraphStore:
     if path.exists():
         shutil.rmtree(path)
-    cls = {"extend": ExtendingStore}.get(writer, OxigraphStore)
     if writer not in WRITERS:
         raise ValueError(f"unknown writer {writer!r}")
-    return cls(path)
+    return OxigraphStore(path)
 
 
 def run_bulk(n: int, workdir: Path, seed: int = 42) -> Result:

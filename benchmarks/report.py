@@ -18,7 +18,6 @@ SIZES = ["1k", "10k", "100k", "1M"]
 VARIANT_LABELS = {
     ("pyshacl", "update"): "ingest: pySHACL + SPARQL update (mlmeta today)",
     ("sparql", "update"): "ingest: SPARQL shapes + SPARQL update",
-    ("sparql", "extend"): "ingest: SPARQL shapes + Store.extend",
     ("sparql", "bulk"): "ingest: SPARQL shapes + bulk pipeline (mlmeta add --bulk)",
 }
 

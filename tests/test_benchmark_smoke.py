@@ -85,9 +85,9 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
 
 
 def test_update_writer_and_stages(tmp_path: Path) -> None:
-    out = ingest_bench.run_ingest(200, tmp_path, validator="sparql", writer="extend",
+    out = ingest_bench.run_ingest(200, tmp_path, validator="sparql", writer="update",
                                   batch_size=100, keep=False)
-    assert out["stored"] == count_records(200)
+    assert out["stored"] == count_records(200) and out["store_quads"] >= out["quads"] > 0
     stages = ingest_bench.run_stages(200, tmp_path, batch_size=100, pyshacl_limit=100)
     assert stages["pyshacl_records"] == 100
     assert set(stages["seconds"]) == {"map", "validate_sparql", "validate_pyshacl",

@@ -16,6 +16,9 @@ from pyoxigraph import NamedNode
 from mlmeta.vocab import ID_NS
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
+# Characters quote() leaves alone with segment()'s safe set: such a segment is its own
+# encoding (most ids are), and skipping quote() saves a few seconds per 100k records.
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_.~@+-]+")
 
 
 def slug(text: str) -> str:
@@ -27,7 +30,10 @@ def slug(text: str) -> str:
 
 def segment(text: str) -> str:
     """Percent-encode one path segment, keeping it readable (``/`` becomes ``%2F``)."""
-    return quote(text.strip(), safe="-._~@+")
+    text = text.strip()
+    if _PLAIN_RE.fullmatch(text):
+        return text
+    return quote(text, safe="-._~@+")
 
 
 def entity(kind: str, *parts: str) -> NamedNode:

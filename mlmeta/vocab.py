@@ -27,7 +27,11 @@ class Namespace:
     def __getattr__(self, name: str) -> NamedNode:
         if name.startswith("_"):
             raise AttributeError(name)
-        return self[name]
+        node = self[name]
+        # an instance attribute from now on: later lookups skip __getattr__ (the mapping
+        # reads these hundreds of thousands of times per ingest)
+        setattr(self, name, node)
+        return node
 
     def __getitem__(self, name: str) -> NamedNode:
         node = self._cache.get(name)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pyoxigraph as ox
 import pytest
-from servers import Server, oxigraph_server, virtuoso_server  # noqa: F401 - fixtures
+from servers import start_oxigraph, start_virtuoso, unavailable
 
 from mlmeta import iri
 from mlmeta.ingest import ingest
@@ -142,23 +142,28 @@ VIRTUOSO_DROPS_ROWS = pytest.mark.xfail(
 
 @pytest.mark.parametrize("server", ["oxigraph", pytest.param("virtuoso",
                                                              marks=VIRTUOSO_DROPS_ROWS)])
-def test_pareto_front_on_servers(server: str, request: pytest.FixtureRequest) -> None:
+def test_pareto_front_on_servers(server: str) -> None:
     """The same sweep on a real Oxigraph server and a real Virtuoso (its FLOOR, IF and
-    double arithmetic decide the buckets there)."""
-    running: Server = request.getfixturevalue(f"{server}_server")
+    double arithmetic decide the buckets there). Each gets a server of its own: this zoo
+    changes Virtuoso's statistics, and with them its plan for the example zoo's query in
+    the shared server (which then drops rows too)."""
+    try:
+        running = start_oxigraph() if server == "oxigraph" else start_virtuoso()
+    except RuntimeError as e:
+        unavailable(f"cannot start {server}: {e}")
+        raise  # unreachable: unavailable() skips or fails
     records, points = zoo(7)
     local = OxigraphStore()
-    ingest(local, records, source="pareto test zoo", retrieved=RETRIEVED)
     remote = RemoteStore(running.query_url,
                          RemoteSettings.from_env(running.query_url, running.env()))
     try:
-        remote.remove_graphs(list(remote.named_graphs()))
+        ingest(local, records, source="pareto test zoo", retrieved=RETRIEVED)
         assert push(local, remote).ok
         check_front(front_of(remote), points)
     finally:
-        remote.remove_graphs(list(remote.named_graphs()))
         remote.close()
         local.close()
+        running.stop()
 
 
 def test_the_zoo_exercises_the_edges() -> None:

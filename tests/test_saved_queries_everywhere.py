@@ -40,6 +40,16 @@ SAVED = saved_queries()
 REL_TOL = {"oxigraph": 1e-12, "virtuoso": 1e-5}
 
 
+# Known wrong answers of a store, whichever way they come out on a given run.
+WRONG_ON = {
+    ("pareto-front", "virtuoso"): (
+        "Virtuoso 7.2 drops rows of pareto-front's OPTIONAL blocks, or not, as its plan "
+        "goes (docs/triplestores.md); tests/test_pareto_front.py checks the front "
+        "embedded and on an Oxigraph server against a brute-force one, and records "
+        "Virtuoso's wrong answer"),
+}
+
+
 def needs_network(q: SavedQuery) -> bool:
     """Queries with a SERVICE clause ask an outside endpoint: not in an offline test."""
     return any(t.kind == "word" and t.upper == "SERVICE" for t in tokenize(q.text))
@@ -182,6 +192,8 @@ def test_saved_query_same_answers(name: str, server: str, embedded: OxigraphStor
     q = SAVED[name]
     if needs_network(q):
         pytest.skip(f"{name} asks an outside SPARQL endpoint (SERVICE): needs the network")
+    if (name, server) in WRONG_ON:
+        pytest.skip(WRONG_ON[name, server])
     remote: RemoteStore = request.getfixturevalue(f"on_{server}")
     params = q.bind({}, embedded)
     here = embedded.query(q.text, params)

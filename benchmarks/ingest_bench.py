@@ -133,7 +133,8 @@ def run_ingest(n: int, workdir: Path, seed: int = 42, validator: str = "sparql",
     with ``workers`` worker processes) of ``n`` models' records into a fresh on-disk store.
     """
     check = use_validator(validator)
-    path = workdir / f"store-{n}-{validator}-{writer}"
+    path = workdir / (f"store-{n}-{validator}-{writer}"
+                      + (f"-w{workers}" if workers is not None else ""))
     store = open_fresh(path, writer)
     t0 = time.perf_counter()
     c0 = cpu_s()

@@ -15,10 +15,12 @@ from typing import Any
 
 Result = dict[str, Any]
 SIZES = ["1k", "10k", "100k", "1M"]
-VARIANT_LABELS = {
-    ("pyshacl", "update"): "ingest: pySHACL + SPARQL update (mlmeta today)",
-    ("sparql", "update"): "ingest: SPARQL shapes + SPARQL update",
-    ("sparql", "bulk"): "ingest: SPARQL shapes + bulk pipeline (mlmeta add --bulk)",
+VARIANT_LABELS = {  # result-file tag (see benchmarks.run.variant_tag): label
+    "pyshacl-update": "ingest: pySHACL + SPARQL update (mlmeta today)",
+    "sparql-update": "ingest: SPARQL shapes + SPARQL update",
+    "sparql-bulk-w2": "ingest: SPARQL shapes + bulk pipeline, 2 workers "
+                      "(mlmeta add --bulk --workers 2)",
+    "sparql-bulk": "ingest: SPARQL shapes + bulk pipeline (mlmeta add --bulk)",
 }
 
 
@@ -82,8 +84,9 @@ def ingest_table(out: Path) -> str:
                      f"| {_n(_med(bulk, 'models_per_s'))} | {_n(rate)} | 1.00 "
                      f"| {_n(_med(bulk, 'peak_rss_mb'))} MB "
                      f"| {_n((_med(bulk, 'store_bytes') or 0) / 1e6)} MB |")
-        for (validator, writer), name in VARIANT_LABELS.items():
-            rs = _load(out, f"{size}-ingest-{validator}-{writer}-*.json")
+        for vtag, name in VARIANT_LABELS.items():
+            # -[0-9]*: run numbers only (sparql-bulk-0, not sparql-bulk-w2-0)
+            rs = _load(out, f"{size}-ingest-{vtag}-[0-9]*.json")
             if not rs:
                 continue
             tr = _med(rs, "triples_per_s")
@@ -94,7 +97,7 @@ def ingest_table(out: Path) -> str:
             workers = rs[0].get("workers")
             how = f"batch {batch}" + (f", {workers} worker{'s' if workers != 1 else ''}"
                                       if workers is not None else "")
-            if writer == "bulk" and _med(rs, "compact_s") is not None:
+            if "-bulk" in vtag and _med(rs, "compact_s") is not None:
                 how += f"; then compaction {_n(_med(rs, 'compact_s'), 1)} s, not counted"
             rss = f"{_n(_med(rs, 'peak_rss_mb'))} MB"
             if _med(rs, "peak_rss_workers_mb"):  # the bulk writer's worker processes

@@ -30,11 +30,20 @@ OUT = ROOT / "benchmarks" / "out"
 DOC = ROOT / "BENCHMARKS.md"
 Result = dict[str, Any]
 
-# Ingest variants: (label, validator, writer, batch size, largest size to run it at).
+# Ingest variants: (label, validator, writer, batch size, largest size to run it at,
+# worker processes or None for the default). The queries run on the store of the last
+# variant with the default workers.
 VARIANTS = [
-    ("SPARQL shapes + SPARQL update", "sparql", "update", 200, 10_000),
-    ("SPARQL shapes + bulk pipeline (mlmeta add --bulk)", "sparql", "bulk", 1000, 10**9),
+    ("SPARQL shapes + SPARQL update", "sparql", "update", 200, 10_000, None),
+    ("SPARQL shapes + bulk pipeline, 2 workers", "sparql", "bulk", 1000, 100_000, 2),
+    ("SPARQL shapes + bulk pipeline (mlmeta add --bulk)", "sparql", "bulk", 1000, 10**9, None),
 ]
+
+
+def variant_tag(validator: str, writer: str, workers: int | None) -> str:
+    """``sparql-bulk``, or ``sparql-bulk-w2`` for a set number of workers: result files
+    and store directories are named after it."""
+    return f"{validator}-{writer}" + (f"-w{workers}" if workers is not None else "")
 
 
 def parse_size(text: str) -> int:
@@ -126,19 +135,21 @@ def run_size(n: int, repeat: int, quick: bool, resume: bool, work: Path,
     if n > rdflib_max:
         (work / f"zoo-{n}.nq").unlink(missing_ok=True)
     last_store = ""
-    for _name, validator, writer, batch, max_n in VARIANTS:
+    for _name, validator, writer, batch, max_n, workers in VARIANTS:
         if n > max_n or (validator == "pyshacl" and n > pyshacl_max):
             continue
+        vtag = variant_tag(validator, writer, workers)
+        extra = ["--workers", str(workers)] if workers is not None else []
         # pySHACL is slow enough that one run is all a session can afford.
         for r in range(1 if validator == "pyshacl" else reps):
             res = run_module("benchmarks.ingest_bench",
                              ["ingest", str(n), str(work), "--validator", validator,
-                              "--writer", writer, "--batch", str(batch)],
-                             OUT / f"{tag}-ingest-{validator}-{writer}-{r}.json", resume, log)
-            if writer == "bulk" and "store_dir" in res:
+                              "--writer", writer, "--batch", str(batch), *extra],
+                             OUT / f"{tag}-ingest-{vtag}-{r}.json", resume, log)
+            if writer == "bulk" and workers is None and "store_dir" in res:
                 last_store = res["store_dir"]
-        if validator == "pyshacl" or writer == "update":
-            _drop(work, f"store-{n}-{validator}-{writer}")
+        if validator == "pyshacl" or writer == "update" or workers is not None:
+            _drop(work, f"store-{n}-{vtag}")
     if n <= 10_000:
         run_module("benchmarks.ingest_bench", ["stages", str(n), str(work), "--pyshacl-limit",
                                                "2000"], OUT / f"{tag}-stages.json", resume, log)

@@ -100,10 +100,23 @@ def test_report_renders_between_markers(tmp_path: Path) -> None:
     (out / "1k-bulk-0.json").write_text(
         '{"quads": 100, "load_s": 1.0, "models_per_s": 1000, "triples_per_s": 100, '
         '"peak_rss_mb": 10, "store_bytes": 1000000}')
+    for name, seconds, workers in (("sparql-bulk-0", 4.0, 1), ("sparql-bulk-w2-0", 2.0, 2)):
+        (out / f"1k-ingest-{name}.json").write_text(
+            f'{{"quads": 100, "seconds": {seconds}, "triples_per_s": {100 / seconds}, '
+            f'"models_per_s": 250, "batch_size": 1000, "workers": {workers}, '
+            '"peak_rss_mb": 10, "store_bytes": 1000000}')
     doc = tmp_path / "B.md"
     doc.write_text("intro\n<!-- bench:ingest -->\nold\n<!-- /bench:ingest -->\nend\n")
     report.render(out, doc)
     text = doc.read_text()
+    rows = {line.split("|")[2].strip(): line for line in text.splitlines()
+            if line.startswith("| 1k | ingest")}
+    # each variant from its own files: 2 workers at 0.50 of the bulk load, 1 worker at 0.25
+    two = rows["ingest: SPARQL shapes + bulk pipeline, 2 workers (mlmeta add --bulk "
+               "--workers 2) (batch 1000, 2 workers; load —)"]
+    one = rows["ingest: SPARQL shapes + bulk pipeline (mlmeta add --bulk) (batch 1000, "
+               "1 worker; load —)"]
+    assert "| 0.50 |" in two and "| 0.25 |" in one
     assert text.startswith("intro\n") and text.rstrip().endswith("<!-- /bench:recrawl -->")
     assert "old" not in text and "raw `Store.bulk_load`" in text
     assert "Not measured in this run: 10k, 100k, 1M" in text

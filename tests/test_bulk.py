@@ -196,6 +196,25 @@ def test_cli_add_bulk_end_to_end(tmp_path: Path) -> None:
     n = json.loads(a.stdout)["results"]["bindings"][0]["n"]["value"]
     assert int(n) > 1000 and a.stdout == b.stdout
     assert not (tmp_path / "b" / MARKER_NAME).exists()
+    # the same with two worker processes, and with none
+    for workers in ("2", "0"):
+        w = runner.invoke(cli, ["--store", str(tmp_path / f"w{workers}"), "add", "--bulk",
+                                "--workers", workers, *files])
+        assert w.exit_code == 0, w.stderr
+        again = runner.invoke(cli, ["--store", str(tmp_path / f"w{workers}"), *count])
+        assert again.stdout == a.stdout
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--workers", "2"], "--workers goes with --bulk"),
+    (["--bulk", "--workers", "-1"], "-1 is not in the range"),
+    (["--bulk", "--workers", "two"], "'two' is not a valid integer"),
+])
+def test_cli_add_workers_usage_errors(tmp_path: Path, args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "add", *args,
+                                      str(ZOO / "timm.yaml")])
+    assert result.exit_code == 2 and expected in result.stderr, result.stderr
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
 
 
 def test_cli_add_bulk_rejects_like_add(tmp_path: Path) -> None:

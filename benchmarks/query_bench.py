@@ -21,6 +21,7 @@ import pyoxigraph as ox
 
 from benchmarks.generate import HUB, foundation_count, model_record, model_source_id
 from benchmarks.ingest_bench import peak_rss_mb
+from mlmeta.jsonld import from_rdflib
 from mlmeta.queries import SavedQuery, saved_queries
 from mlmeta.store import OxigraphStore, QueryAnswer, Rows, Store, Term
 
@@ -187,7 +188,8 @@ class RdflibStore(Store):
         if res.type == "SELECT":
             variables = [str(v) for v in res.vars or []]
             rows: list[Any] = list(res)
-            return Rows(variables, [tuple(_to_ox(r[v]) for v in variables) for r in rows])
+            return Rows(variables, [tuple(None if r[v] is None else from_rdflib(r[v])
+                                          for v in variables) for r in rows])
         return [ox.Triple(ox.NamedNode("urn:x"), ox.NamedNode("urn:x"), ox.NamedNode("urn:x"))
                 for _ in res]
 
@@ -208,23 +210,6 @@ class RdflibStore(Store):
 
     def dump(self, output: IO[bytes], fmt: ox.RdfFormat) -> None:
         raise NotImplementedError
-
-
-def _to_ox(node: Any) -> Term | None:
-    """An rdflib term as a pyoxigraph term (model lookups read the answers)."""
-    import rdflib
-
-    if node is None:
-        return None
-    if isinstance(node, rdflib.URIRef):
-        return ox.NamedNode(str(node))
-    if isinstance(node, rdflib.BNode):
-        return ox.BlankNode(str(node))
-    if node.language:
-        return ox.Literal(str(node), language=node.language)
-    if node.datatype:
-        return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
-    return ox.Literal(str(node))
 
 
 def run_oxigraph(store_dir: Path, n: int, repeat: int, seed: int = 42,

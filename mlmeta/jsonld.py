@@ -46,7 +46,11 @@ def _resolve_context(ctx: Any) -> Any:
     return ctx
 
 
-def _from_rdflib(t: Any) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+def from_rdflib(t: Any) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An rdflib term as a pyoxigraph term.
+
+    :raises TypeError: for anything but an IRI, a blank node or a literal.
+    """
     if isinstance(t, rdflib.URIRef):
         return ox.NamedNode(str(t))
     if isinstance(t, rdflib.BNode):
@@ -115,10 +119,10 @@ def read_jsonld(path: Path, store: Store | None = None) -> list[MappedRecord]:
         graph = iri.record_graph(kinds[0], key)
         rec = MappedRecord(key, kinds[0], graph, ox.NamedNode(focus_iri))
         for s, p, o in g:
-            subj, pred = _from_rdflib(s), _from_rdflib(p)
+            subj, pred = from_rdflib(s), from_rdflib(p)
             if isinstance(subj, ox.Literal) or not isinstance(pred, ox.NamedNode):
                 continue  # not RDF: JSON-LD generalised triples are dropped
-            rec.quads.append(ox.Quad(subj, pred, _from_rdflib(o), graph))
+            rec.quads.append(ox.Quad(subj, pred, from_rdflib(o), graph))
         zoo = iri.entity("zoo", "user")
         rec.quads += [
             ox.Quad(graph, RDF.type, MLM.RecordGraph, graph),

@@ -81,6 +81,12 @@ def use_validator(name: str) -> ingest_module.Validator:
 WRITERS = ("update", "bulk")
 
 
+def variant_tag(validator: str, writer: str, workers: int | None = None) -> str:
+    """``sparql-bulk``, or ``sparql-bulk-w2`` for a set number of workers: an ingest
+    variant's store directory (``store-<n>-<tag>``) and result files are named after it."""
+    return f"{validator}-{writer}" + (f"-w{workers}" if workers is not None else "")
+
+
 def open_fresh(path: Path, writer: str) -> OxigraphStore:
     if path.exists():
         shutil.rmtree(path)
@@ -133,8 +139,7 @@ def run_ingest(n: int, workdir: Path, seed: int = 42, validator: str = "sparql",
     with ``workers`` worker processes) of ``n`` models' records into a fresh on-disk store.
     """
     check = use_validator(validator)
-    path = workdir / (f"store-{n}-{validator}-{writer}"
-                      + (f"-w{workers}" if workers is not None else ""))
+    path = workdir / f"store-{n}-{variant_tag(validator, writer, workers)}"
     store = open_fresh(path, writer)
     t0 = time.perf_counter()
     c0 = cpu_s()

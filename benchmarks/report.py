@@ -15,7 +15,7 @@ from typing import Any
 
 Result = dict[str, Any]
 SIZES = ["1k", "10k", "100k", "1M"]
-VARIANT_LABELS = {  # result-file tag (see benchmarks.run.variant_tag): label
+VARIANT_LABELS = {  # result-file tag (benchmarks.ingest_bench.variant_tag): label
     "pyshacl-update": "ingest: pySHACL + SPARQL update (mlmeta today)",
     "sparql-update": "ingest: SPARQL shapes + SPARQL update",
     "sparql-bulk-w2": "ingest: SPARQL shapes + bulk pipeline, 2 workers "

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ingest_bench import variant_tag
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 DOC = ROOT / "BENCHMARKS.md"
@@ -39,11 +41,6 @@ VARIANTS = [
     ("SPARQL shapes + bulk pipeline (mlmeta add --bulk)", "sparql", "bulk", 1000, 10**9, None),
 ]
 
-
-def variant_tag(validator: str, writer: str, workers: int | None) -> str:
-    """``sparql-bulk``, or ``sparql-bulk-w2`` for a set number of workers: result files
-    and store directories are named after it."""
-    return f"{validator}-{writer}" + (f"-w{workers}" if workers is not None else "")
 
 
 def parse_size(text: str) -> int:

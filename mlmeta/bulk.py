@@ -328,7 +328,6 @@ class _Router:
         # way the second time. A hash collision only sends a new graph that way too,
         # which is slower but just as correct (replacing a missing graph creates it).
         self._loaded: set[int] = set()
-        self.spooled = 0
         self.report = IngestReport()
 
     def route(self, batch: EncodedBatch) -> bytes:
@@ -347,7 +346,6 @@ class _Router:
         if aside:
             view = memoryview(batch.nquads)
             pickle.dump([(g, bytes(view[s:e])) for g, s, e in aside], self._spool)
-            self.spooled += len(aside)
         if not aside:
             return batch.nquads
         view = memoryview(batch.nquads)
@@ -493,7 +491,7 @@ def bulk_ingest(store: Store, records: Iterable[Record], *, source: str = "",
             if pool is not None:
                 pool.close(abort=not ok)
         spool.seek(0)
-        _replace_spooled(store, spool, router.spooled)
+        _replace_spooled(store, spool)
     store.flush()
     if marker is not None:
         marker.unlink(missing_ok=True)
@@ -523,10 +521,9 @@ def _load(raw: ox.Store, feed: _Feed, location: str) -> None:
         raise
 
 
-def _replace_spooled(store: OxigraphStore, spool: IO[bytes], count: int) -> None:
-    """Replace, batch by batch in input order, the graphs put aside during the load."""
-    if not count:
-        return
+def _replace_spooled(store: OxigraphStore, spool: IO[bytes]) -> None:
+    """Replace, batch by batch in input order, the graphs put aside during the load (an
+    empty spool replaces nothing)."""
     while True:
         try:
             part: list[tuple[str, bytes]] = pickle.load(spool)

@@ -138,7 +138,8 @@ def _read_records(files: tuple[str, ...]) -> tuple[list[tuple[str, list[Record]]
                    "transactionally.")
 @click.option("--workers", type=click.IntRange(0, 64), default=None, metavar="N",
               help="With --bulk: processes that map and validate while this one loads "
-                   "(default: one fewer than the cores, 1 to 8; 0 does it all here). More "
+                   "(default: one fewer than the cores, 1 to 8, and none for a file of 1,000 "
+                   "records or fewer; 0 does it all here). More "
                    "workers load faster on a busy loader but hold more memory.")
 @pass_state
 def add(state: State, files: tuple[str, ...], bulk: bool, workers: int | None) -> None:
